@@ -1,0 +1,126 @@
+using System.Globalization;
+
+namespace Gvtd.Sysfs;
+
+/// <summary>
+/// Reads parents, their types and the live mediated devices from sysfs. Read-only, and tolerant:
+/// an entry that vanishes or looks odd mid-read becomes a warning, never an exception, because
+/// devices come and go while we look.
+/// </summary>
+public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
+{
+    public ObservedState Read()
+    {
+        var warnings = new List<string>();
+        var parents = ReadParents(warnings);
+        var users = vfioUsers.Read();
+        var devices = ReadDevices(users, warnings);
+        return new ObservedState(parents, devices, warnings);
+    }
+
+    private Dictionary<string, MdevParent> ReadParents(List<string> warnings)
+    {
+        var parents = new Dictionary<string, MdevParent>(StringComparer.Ordinal);
+        foreach (var link in SafeEntries(root.MdevBusClass))
+        {
+            var name = Path.GetFileName(link);
+            try
+            {
+                var path = Resolve(link);
+                var types = SafeEntries(SysfsRoot.TypesDir(path))
+                    .Select(dir => ReadType(dir, warnings))
+                    .OfType<MdevType>()
+                    .OrderBy(t => t.Id, StringComparer.Ordinal)
+                    .ToList();
+                parents[name] = new MdevParent(name, path, LinkName(path, "driver") ?? LinkName(path, "subsystem") ?? "", types);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                warnings.Add($"skipped parent {name}: {e.Message}");
+            }
+        }
+        return parents;
+    }
+
+    private static MdevType? ReadType(string dir, List<string> warnings)
+    {
+        var id = Path.GetFileName(dir);
+        try
+        {
+            var available = ReadAttribute(dir, "available_instances");
+            if (!int.TryParse(available, NumberStyles.None, CultureInfo.InvariantCulture, out var instances))
+            {
+                warnings.Add($"type {id}: available_instances is '{available}', not a number; treating it as 0");
+                instances = 0;
+            }
+            var description = ReadAttribute(dir, "description");
+            return new MdevType(id, ReadAttribute(dir, "name"), description, ReadAttribute(dir, "device_api"), instances,
+                GvtDescriptionParser.Parse(description));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            warnings.Add($"skipped type {id}: {e.Message}");
+            return null;
+        }
+    }
+
+    private Dictionary<string, MdevDevice> ReadDevices(VfioUsers.Snapshot users, List<string> warnings)
+    {
+        var devices = new Dictionary<string, MdevDevice>(StringComparer.Ordinal);
+        foreach (var link in SafeEntries(root.MdevDevices))
+        {
+            var uuid = Path.GetFileName(link);
+            try
+            {
+                var path = Resolve(link);
+                var type = LinkName(path, "mdev_type");
+                if (type is null)
+                {
+                    warnings.Add($"device {uuid} has no mdev_type link; ignoring it");
+                    continue;
+                }
+                var group = LinkName(path, "iommu_group") is { } g && int.TryParse(g, out var n) ? n : (int?)null;
+                var vfioNodes = SafeEntries(Path.Combine(path, "vfio-dev")).Select(Path.GetFileName);
+                var inUse = (group is { } grp && users.Groups.Contains(grp)) || vfioNodes.Any(v => users.DeviceNodes.Contains(v!));
+                devices[uuid] = new MdevDevice(uuid, Path.GetFileName(Path.GetDirectoryName(path)!), type, path, group, inUse);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                warnings.Add($"skipped device {uuid}: {e.Message}");
+            }
+        }
+        return devices;
+    }
+
+    private static string ReadAttribute(string dir, string name)
+    {
+        var path = Path.Combine(dir, name);
+        return File.Exists(path) ? File.ReadAllText(path).TrimEnd('\n') : "";
+    }
+
+    /// <summary>The last path component a symlink points to (sysfs links end in the name we want).</summary>
+    private static string? LinkName(string dir, string link)
+    {
+        var target = new FileInfo(Path.Combine(dir, link)).LinkTarget;
+        return target is null ? null : Path.GetFileName(target.TrimEnd('/'));
+    }
+
+    /// <summary>Follows a sysfs symlink to the real directory, keeping the result inside the same root.</summary>
+    private static string Resolve(string link)
+    {
+        var target = new FileInfo(link).LinkTarget ?? throw new IOException($"{link} is not a symlink");
+        return Path.GetFullPath(Path.Combine(Path.GetDirectoryName(link)!, target));
+    }
+
+    private static IEnumerable<string> SafeEntries(string dir)
+    {
+        try
+        {
+            return Directory.Exists(dir) ? Directory.GetFileSystemEntries(dir).Order(StringComparer.Ordinal).ToArray() : [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+}
