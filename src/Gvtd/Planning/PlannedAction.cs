@@ -1,0 +1,29 @@
+using Gvtd.DesiredState;
+using Gvtd.Sysfs;
+
+namespace Gvtd.Planning;
+
+public enum ActionKind
+{
+    /// <summary>Write the UUID to the type's create file.</summary>
+    Create,
+    /// <summary>Write 1 to the device's remove file.</summary>
+    Remove,
+    /// <summary>The declared UUID exists with another type or parent: remove, then create.</summary>
+    Recreate,
+    /// <summary>Already as declared.</summary>
+    Keep,
+    /// <summary>Should change, but cannot now (parent absent, unknown type, no capacity, in use, not ours).</summary>
+    Blocked,
+    /// <summary>Not declared, and the prune policy keeps it.</summary>
+    Ignore,
+}
+
+/// <summary>One decision of the planner, with the reason a person reads in logs, Plan() and gvtctl.</summary>
+public sealed record PlannedAction(ActionKind Kind, string Uuid, string Type, string Parent, string Reason,
+    DesiredVGpu? Desired = null, MdevDevice? Observed = null)
+{
+    public bool ChangesSomething => Kind is ActionKind.Create or ActionKind.Remove or ActionKind.Recreate;
+
+    public string KindName => Kind.ToString().ToLowerInvariant();
+}

@@ -1,0 +1,105 @@
+using Gvtd.DesiredState;
+using Gvtd.Sysfs;
+
+namespace Gvtd.Planning;
+
+/// <summary>
+/// Decides what to do, given what is wanted, what is there, what gvtd owns and the prune policy.
+/// Pure and deterministic: no I/O, no clock. Removals come first so they free capacity for creates.
+/// </summary>
+public static class Planner
+{
+    public static IReadOnlyList<PlannedAction> Plan(
+        DesiredStateSnapshot desired, ObservedState observed, IReadOnlySet<string> owned)
+    {
+        var prune = desired.Settings.Prune;
+        var actions = new List<PlannedAction>();
+        // Capacity each create would use, per parent and type, so two declarations cannot both
+        // take the last instance in one plan.
+        var used = new Dictionary<(string, string), int>();
+
+        foreach (var want in desired.VGpus)
+        {
+            observed.Devices.TryGetValue(want.Uuid, out var have);
+            actions.Add(have is null
+                ? PlanCreate(want, observed, used)
+                : PlanExisting(want, have, observed, owned, prune, used));
+        }
+
+        var declared = desired.VGpus.Select(v => v.Uuid).ToHashSet();
+        foreach (var have in observed.Devices.Values.Where(d => !declared.Contains(d.Uuid)))
+            actions.Add(PlanUndeclared(have, owned.Contains(have.Uuid), prune));
+
+        return actions
+            .OrderBy(a => Order(a.Kind))
+            .ThenBy(a => a.Parent, StringComparer.Ordinal)
+            .ThenBy(a => a.Uuid, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    private static PlannedAction PlanCreate(DesiredVGpu want, ObservedState observed, Dictionary<(string, string), int> used)
+    {
+        var blocked = WhyCannotCreate(want, observed, used);
+        return blocked is null
+            ? new(ActionKind.Create, want.Uuid, want.Type, want.Parent, "declared but not present", want)
+            : new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, blocked, want);
+    }
+
+    private static PlannedAction PlanExisting(DesiredVGpu want, MdevDevice have, ObservedState observed,
+        IReadOnlySet<string> owned, PrunePolicy prune, Dictionary<(string, string), int> used)
+    {
+        if (have.Parent == want.Parent && have.Type == want.Type)
+            return new(ActionKind.Keep, want.Uuid, want.Type, want.Parent, "present as declared", want, have);
+
+        var mismatch = $"exists as {have.Type} on {have.Parent}, declared as {want.Type} on {want.Parent}";
+        if (have.InUse)
+            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; in use by a VM, will recreate once it is released", want, have);
+        if (!owned.Contains(have.Uuid) && prune != PrunePolicy.All)
+            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; gvtd did not create it, so it is left alone (remove it by hand, or set prune: all)", want, have);
+        // Recreating destroys the old device: only do it when the new one can be made right away.
+        if (WhyCannotCreate(want, observed, used) is { } blocked)
+            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; cannot recreate yet: {blocked}", want, have);
+        return new(ActionKind.Recreate, want.Uuid, want.Type, want.Parent, mismatch, want, have);
+    }
+
+    private static PlannedAction PlanUndeclared(MdevDevice have, bool isOwned, PrunePolicy prune)
+    {
+        var wouldRemove = prune == PrunePolicy.All || (prune == PrunePolicy.Owned && isOwned);
+        if (!wouldRemove)
+        {
+            var why = prune == PrunePolicy.None ? "not declared; kept because prune is none" : "not declared; not created by gvtd, so left alone";
+            return new(ActionKind.Ignore, have.Uuid, have.Type, have.Parent, why, Observed: have);
+        }
+        if (have.InUse)
+            return new(ActionKind.Blocked, have.Uuid, have.Type, have.Parent, "no longer declared; in use by a VM, will remove once it is released", Observed: have);
+        var reason = isOwned ? "no longer declared (created by gvtd)" : "not declared (prune: all)";
+        return new(ActionKind.Remove, have.Uuid, have.Type, have.Parent, reason, Observed: have);
+    }
+
+    private static string? WhyCannotCreate(DesiredVGpu want, ObservedState observed, Dictionary<(string, string), int> used)
+    {
+        if (!observed.Parents.TryGetValue(want.Parent, out var parent))
+            return $"parent {want.Parent} is not present (driver not loaded yet, or no such device); will create when it appears";
+        if (parent.FindType(want.Type) is not { } type)
+        {
+            var known = parent.Types.Count == 0 ? "none" : string.Join(", ", parent.Types.Select(t => t.Id));
+            return $"parent {want.Parent} has no type {want.Type} (available: {known})";
+        }
+        var key = (want.Parent, want.Type);
+        var taken = used.GetValueOrDefault(key);
+        if (type.AvailableInstances - taken <= 0)
+            return $"no capacity left for {want.Type} on {want.Parent} (available_instances is {type.AvailableInstances}); remove a vGPU or choose a smaller type";
+        used[key] = taken + 1;
+        return null;
+    }
+
+    private static int Order(ActionKind kind) => kind switch
+    {
+        ActionKind.Remove => 0,
+        ActionKind.Recreate => 1,
+        ActionKind.Create => 2,
+        ActionKind.Blocked => 3,
+        ActionKind.Keep => 4,
+        _ => 5,
+    };
+}
