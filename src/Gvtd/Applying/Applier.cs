@@ -1,0 +1,95 @@
+using System.Collections.Concurrent;
+using Gvtd.Planning;
+using Gvtd.Sysfs;
+using Microsoft.Extensions.Logging;
+
+namespace Gvtd.Applying;
+
+/// <summary>
+/// Carries out planned changes with sysfs writes. A write can block in the kernel for as long as a VM
+/// holds the device, so each runs on a pool thread and is awaited with a timeout; a write that times
+/// out keeps its device marked busy until it really returns, so no second write piles up behind it.
+/// One failed action never stops the others.
+/// </summary>
+public sealed class Applier(ISysfsWriter writer, TimeSpan writeTimeout, ILogger<Applier> logger)
+{
+    private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
+
+    /// <summary>Raised (on a pool thread) when a write that had timed out finally returns.</summary>
+    public event Action<string>? LateWriteFinished;
+
+    public bool IsBusy(string uuid) => _inFlight.ContainsKey(uuid);
+
+    public async Task<IReadOnlyList<ApplyOutcome>> ApplyAsync(IEnumerable<PlannedAction> actions, IReadOnlyDictionary<string, MdevParent> parents)
+    {
+        var outcomes = new List<ApplyOutcome>();
+        foreach (var action in actions.Where(a => a.ChangesSomething))
+            outcomes.Add(await ApplyOneAsync(action, parents));
+        return outcomes;
+    }
+
+    private async Task<ApplyOutcome> ApplyOneAsync(PlannedAction action, IReadOnlyDictionary<string, MdevParent> parents)
+    {
+        if (_inFlight.ContainsKey(action.Uuid))
+            return new(action, OutcomeKind.Pending, "an earlier write to this device has not returned yet");
+
+        if (action.Kind is ActionKind.Remove or ActionKind.Recreate)
+        {
+            var removed = await WriteAsync(action, SysfsRoot.RemoveFile(action.Observed!.SysfsPath), "1");
+            if (removed is not null) return removed;
+            logger.LogInformation("Removed vGPU {Uuid} (type {Type}, parent {Parent}): {Reason}",
+                action.Uuid, action.Observed.Type, action.Observed.Parent, action.Reason);
+            if (action.Kind == ActionKind.Remove) return new(action, OutcomeKind.Removed);
+        }
+
+        if (!parents.TryGetValue(action.Parent, out var parent))
+            return Fail(action, $"parent {action.Parent} disappeared");
+        var failed = await WriteAsync(action, SysfsRoot.CreateFile(parent.SysfsPath, action.Type), action.Uuid);
+        if (failed is not null) return failed;
+        logger.LogInformation("Created vGPU {Uuid} (type {Type}, parent {Parent})", action.Uuid, action.Type, action.Parent);
+        return new(action, OutcomeKind.Created);
+    }
+
+    /// <summary>Returns null on success, or the failed outcome.</summary>
+    private async Task<ApplyOutcome?> WriteAsync(PlannedAction action, string path, string value)
+    {
+        var write = Task.Run(() => writer.Write(path, value));
+        _inFlight[action.Uuid] = write;
+        try
+        {
+            await write.WaitAsync(writeTimeout);
+            return null;
+        }
+        catch (TimeoutException)
+        {
+            // Leave the device marked busy until the kernel lets the write go, then ask for a new pass.
+            _ = write.ContinueWith(_ =>
+            {
+                _inFlight.TryRemove(action.Uuid, out Task? _);
+                LateWriteFinished?.Invoke(action.Uuid);
+            }, TaskScheduler.Default);
+            var what = action.Kind == ActionKind.Create ? "create" : "remove";
+            logger.LogWarning("Writing {Path} for vGPU {Uuid} (type {Type}, parent {Parent}) did not return within {Timeout}s; the {What} is still pending in the kernel",
+                path, action.Uuid, action.Type, action.Parent, writeTimeout.TotalSeconds, what);
+            return new(action, OutcomeKind.TimedOut, $"the kernel has not finished the {what} after {writeTimeout.TotalSeconds:0}s (is a VM still holding the device?)");
+        }
+        catch (KernelWriteException e)
+        {
+            var isRemove = path.EndsWith("/remove", StringComparison.Ordinal);
+            return Fail(action, isRemove
+                ? KernelErrors.DescribeRemove(e.Errno, action.Uuid)
+                : KernelErrors.DescribeCreate(e.Errno, action.Uuid, action.Type, action.Parent));
+        }
+        finally
+        {
+            if (write.IsCompleted) _inFlight.TryRemove(action.Uuid, out Task? _);
+        }
+    }
+
+    private ApplyOutcome Fail(PlannedAction action, string error)
+    {
+        logger.LogError("Failed to {Action} vGPU {Uuid} (type {Type}, parent {Parent}): {Error}",
+            action.KindName, action.Uuid, action.Type, action.Parent, error);
+        return new(action, OutcomeKind.Failed, error);
+    }
+}
