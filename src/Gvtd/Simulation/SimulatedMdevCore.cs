@@ -1,0 +1,146 @@
+using Gvtd.Sysfs;
+
+namespace Gvtd.Simulation;
+
+/// <summary>
+/// An in-process model of the kernel's mdev core with one GVT-g GPU, exposed the way the real one
+/// is: as a sysfs tree on disk (laid out like the capture in shared/reference) whose create and
+/// remove files respond to writes with the kernel's errno. The tree survives a daemon restart, as
+/// real devices do; it is what --simulate points the ordinary sysfs reader at.
+/// </summary>
+public sealed class SimulatedMdevCore : ISysfsWriter
+{
+    private const string Marker = ".gvtd-simulated";
+    private readonly object _lock = new();
+    private readonly SysfsRoot _root;
+    private readonly string _parentPath;
+    private readonly Dictionary<string, SimulatedGvtGpu.VGpuType> _devices = new(StringComparer.Ordinal);
+    private int _nextIommuGroup;
+
+    private SimulatedMdevCore(SysfsRoot root)
+    {
+        _root = root;
+        _parentPath = Path.Combine(root.Root, "devices", "pci0000:00", SimulatedGvtGpu.PciAddress);
+    }
+
+    public SysfsRoot Root => _root;
+
+    /// <summary>Builds the tree in an empty or missing directory, or takes up the one a previous run left.</summary>
+    public static SimulatedMdevCore Open(string directory)
+    {
+        var core = new SimulatedMdevCore(new SysfsRoot(directory));
+        if (File.Exists(Path.Combine(directory, Marker)))
+            core.LoadExisting();
+        else if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
+            throw new InvalidOperationException($"{directory} is not empty and was not made by gvtd's simulator; pick an empty directory");
+        else
+            core.Build();
+        return core;
+    }
+
+    public void Write(string path, string value)
+    {
+        lock (_lock)
+        {
+            var full = Path.GetFullPath(path);
+            var typeId = Path.GetFileName(Path.GetDirectoryName(full));
+            if (Path.GetFileName(full) == "create" && SimulatedGvtGpu.Types.FirstOrDefault(t => t.Id == typeId) is { } type
+                && full == SysfsRoot.CreateFile(_parentPath, type.Id))
+                Create(full, type, value);
+            else if (Path.GetFileName(full) == "remove" && Path.GetDirectoryName(Path.GetDirectoryName(full)) == _parentPath)
+                Remove(full, Path.GetFileName(Path.GetDirectoryName(full)!), value);
+            else if (!File.Exists(full))
+                throw new KernelWriteException(path, Errno.ENOENT, "No such file or directory");
+            else
+                throw new KernelWriteException(path, Errno.EACCES, "Permission denied");
+        }
+    }
+
+    private void Create(string path, SimulatedGvtGpu.VGpuType type, string value)
+    {
+        // mdev core create_store: 36 characters, optionally one more (the newline); upper case is accepted.
+        var text = value.EndsWith('\n') ? value[..^1] : value;
+        if (text.Length != 36 || !Guid.TryParseExact(text, "D", out var guid))
+            throw new KernelWriteException(path, Errno.EINVAL, "Invalid argument");
+        var uuid = guid.ToString("D");
+        if (_devices.ContainsKey(uuid))
+            throw new KernelWriteException(path, Errno.EEXIST, "File exists");
+        if (SimulatedGvtGpu.AvailableInstances(type, _devices.Values) <= 0)
+            throw new KernelWriteException(path, Errno.ENOSPC, "No space left on device");
+
+        _devices[uuid] = type;
+        var dir = Path.Combine(_parentPath, uuid);
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "remove"), "");
+        File.WriteAllText(Path.Combine(dir, "uevent"), "DRIVER=vfio_mdev\n");
+        var group = _nextIommuGroup++;
+        Directory.CreateDirectory(Path.Combine(_root.Root, "kernel", "iommu_groups", group.ToString()));
+        File.CreateSymbolicLink(Path.Combine(dir, "mdev_type"), $"../mdev_supported_types/{type.Id}");
+        File.CreateSymbolicLink(Path.Combine(dir, "iommu_group"), $"../../../../kernel/iommu_groups/{group}");
+        File.CreateSymbolicLink(Path.Combine(_root.MdevDevices, uuid), $"../../../devices/pci0000:00/{SimulatedGvtGpu.PciAddress}/{uuid}");
+        File.CreateSymbolicLink(Path.Combine(SysfsRoot.TypesDir(_parentPath), type.Id, "devices", uuid), $"../../../{uuid}");
+        WriteAvailableInstances();
+    }
+
+    private void Remove(string path, string uuid, string value)
+    {
+        // mdev core remove_store: kstrtoul, and only a non-zero value removes.
+        if (!ulong.TryParse(value.TrimEnd('\n'), out var n))
+            throw new KernelWriteException(path, Errno.EINVAL, "Invalid argument");
+        if (n == 0) return;
+        if (!_devices.Remove(uuid, out var type))
+            throw new KernelWriteException(path, Errno.ENODEV, "No such device");
+        File.Delete(Path.Combine(_root.MdevDevices, uuid));
+        File.Delete(Path.Combine(SysfsRoot.TypesDir(_parentPath), type.Id, "devices", uuid));
+        Directory.Delete(Path.Combine(_parentPath, uuid), recursive: true);
+        WriteAvailableInstances();
+    }
+
+    private void Build()
+    {
+        var root = _root.Root;
+        Directory.CreateDirectory(_root.MdevDevices);
+        Directory.CreateDirectory(_root.MdevBusClass);
+        Directory.CreateDirectory(Path.Combine(root, "bus", "pci", "drivers", SimulatedGvtGpu.Driver));
+        Directory.CreateDirectory(Path.Combine(root, "kernel", "iommu_groups"));
+        Directory.CreateDirectory(_parentPath);
+        File.WriteAllText(Path.Combine(_parentPath, "vendor"), "0x8086\n");
+        File.WriteAllText(Path.Combine(_parentPath, "device"), "0x5912\n");
+        File.WriteAllText(Path.Combine(_parentPath, "class"), "0x030000\n");
+        File.CreateSymbolicLink(Path.Combine(_parentPath, "driver"), $"../../../bus/pci/drivers/{SimulatedGvtGpu.Driver}");
+        File.CreateSymbolicLink(Path.Combine(_root.MdevBusClass, SimulatedGvtGpu.PciAddress), $"../../devices/pci0000:00/{SimulatedGvtGpu.PciAddress}");
+        foreach (var type in SimulatedGvtGpu.Types)
+        {
+            var dir = Path.Combine(SysfsRoot.TypesDir(_parentPath), type.Id);
+            Directory.CreateDirectory(Path.Combine(dir, "devices"));
+            File.WriteAllText(Path.Combine(dir, "name"), type.Name + "\n");
+            File.WriteAllText(Path.Combine(dir, "description"), type.Description);
+            File.WriteAllText(Path.Combine(dir, "device_api"), "vfio-pci\n");
+            File.WriteAllText(Path.Combine(dir, "create"), "");
+        }
+        WriteAvailableInstances();
+        File.WriteAllText(Path.Combine(root, Marker), "made by gvtd --simulate\n");
+    }
+
+    private void LoadExisting()
+    {
+        foreach (var link in Directory.EnumerateFileSystemEntries(_root.MdevDevices))
+        {
+            var typeLink = new FileInfo(Path.Combine(link, "mdev_type")).LinkTarget;
+            if (SimulatedGvtGpu.Types.FirstOrDefault(t => t.Id == Path.GetFileName(typeLink)) is { } type)
+                _devices[Path.GetFileName(link)] = type;
+        }
+        var groups = Path.Combine(_root.Root, "kernel", "iommu_groups");
+        _nextIommuGroup = Directory.EnumerateDirectories(groups).Select(d => int.TryParse(Path.GetFileName(d), out var n) ? n + 1 : 0).DefaultIfEmpty(0).Max();
+        WriteAvailableInstances();
+    }
+
+    private void WriteAvailableInstances()
+    {
+        foreach (var type in SimulatedGvtGpu.Types)
+        {
+            var path = Path.Combine(SysfsRoot.TypesDir(_parentPath), type.Id, "available_instances");
+            File.WriteAllText(path, SimulatedGvtGpu.AvailableInstances(type, _devices.Values) + "\n");
+        }
+    }
+}
