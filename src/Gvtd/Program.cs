@@ -1,1 +1,96 @@
-namespace Gvtd; internal static class Program { private static int Main() => 0; }
+using Gvtd.Applying;
+using Gvtd.DesiredState;
+using Gvtd.Logging;
+using Gvtd.Ownership;
+using Gvtd.Reconcile;
+using Gvtd.Simulation;
+using Gvtd.Sysfs;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Serilog;
+
+namespace Gvtd;
+
+internal static class Program
+{
+    private static int Main(string[] args)
+    {
+        var parsed = CommandLine.Parse(args);
+        if (parsed.ShowHelp) { Console.Out.Write(CommandLine.Help); return 0; }
+        if (parsed.ShowVersion) { Console.Out.WriteLine("gvtd " + Version); return 0; }
+        if (parsed.Error is { } error) { Console.Error.WriteLine("gvtd: " + error); return 2; }
+
+        using var logger = LoggingSetup.Create();
+        try
+        {
+            using var host = BuildHost(parsed.Options!, logger);
+            host.Run();
+            return 0;
+        }
+        catch (StartupException e)
+        {
+            logger.Fatal("Cannot start: {Reason}", e.Message);
+            return 1;
+        }
+    }
+
+    public static string Version =>
+        typeof(Program).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "0.0.0";
+
+    private static IHost BuildHost(GvtdOptions options, Serilog.Core.Logger logger)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddSystemd();
+        builder.Services.AddSerilog(logger);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(TimeProvider.System);
+
+        var sysfsRoot = new SysfsRoot(options.EffectiveSysfsRoot);
+        builder.Services.AddSingleton(sysfsRoot);
+        builder.Services.AddSingleton(CreateWriter(options, logger));
+        builder.Services.AddSingleton(new VfioUsers(options.ProcRoot));
+        builder.Services.AddSingleton<SysfsReader>();
+        builder.Services.AddSingleton(sp => new Applier(sp.GetRequiredService<ISysfsWriter>(), options.WriteTimeout, sp.GetRequiredService<ILogger<Applier>>()));
+        builder.Services.AddSingleton(new DesiredStateLoader(options.ConfigPath, options.RuntimeDir));
+        builder.Services.AddSingleton<DesiredStateStore>();
+        builder.Services.AddSingleton(LoadLedger(options, logger));
+        builder.Services.AddSingleton<Reconciler>();
+        builder.Services.AddSingleton<ReconcileWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ReconcileWorker>());
+        builder.Services.AddHostedService<DesiredStateWatcher>();
+        return builder.Build();
+    }
+
+    private static ISysfsWriter CreateWriter(GvtdOptions options, Serilog.Core.Logger logger)
+    {
+        if (!options.Simulate) return new SysfsWriter();
+        try
+        {
+            var core = SimulatedMdevCore.Open(options.EffectiveSysfsRoot);
+            logger.Information("Simulating a GVT-g GPU at 0000:00:02.0; its sysfs tree is {Root}", core.Root.Root);
+            return core;
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            throw new StartupException($"cannot set up the simulated GPU: {e.Message}");
+        }
+    }
+
+    private static OwnershipLedger LoadLedger(GvtdOptions options, Serilog.Core.Logger logger)
+    {
+        try
+        {
+            Directory.CreateDirectory(options.StateDir);
+            Directory.CreateDirectory(Path.Combine(options.RuntimeDir, "vgpus.d"));
+            return OwnershipLedger.Load(options.StateDir, message => logger.Warning("{Message}", message));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StartupException($"{e.Message} (state directory {options.StateDir}, runtime directory {options.RuntimeDir}; run as root, or use --simulate to try gvtd as yourself)");
+        }
+    }
+}
+
+/// <summary>A reason gvtd cannot start, said in one line without a stack trace.</summary>
+internal sealed class StartupException(string message) : Exception(message);

@@ -1,0 +1,99 @@
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Gvtd.Reconcile;
+
+/// <summary>
+/// Decides when passes run: at start, every interval, on request (D-Bus, SIGHUP, an edited file) and
+/// when a stuck write finally returns. Requests that arrive during a pass are merged into the next
+/// one, and everyone who asked gets that pass's result. Stopping never removes anything.
+/// </summary>
+public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconciler, Applying.Applier applier,
+    ILogger<ReconcileWorker> logger) : BackgroundService
+{
+    private sealed record Request(string Why, bool Reload, bool Explicit, TaskCompletionSource<PassResult>? Done);
+
+    private readonly Channel<Request> _requests = Channel.CreateUnbounded<Request>(new() { SingleReader = true });
+    private PosixSignalRegistration? _sighup;
+
+    /// <summary>Asks for a pass (after re-reading the files if reload) and completes with its result.</summary>
+    public Task<PassResult> RequestPassAsync(string why, bool reload)
+    {
+        var done = new TaskCompletionSource<PassResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _requests.Writer.TryWrite(new Request(why, reload, Explicit: true, done));
+        return done.Task;
+    }
+
+    /// <summary>Fire-and-forget form for signals and file watches.</summary>
+    public void Trigger(string why, bool reload, bool isExplicit) =>
+        _requests.Writer.TryWrite(new Request(why, reload, isExplicit, null));
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true; // SIGHUP means reload, not exit
+            logger.LogInformation("SIGHUP: reloading the desired state");
+            Trigger("SIGHUP", reload: true, isExplicit: true);
+        });
+        applier.LateWriteFinished += uuid => Trigger($"late write for {uuid} returned", reload: false, isExplicit: false);
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        _sighup?.Dispose();
+        logger.LogInformation("Stopping; vGPUs are left in place (VMs may be using them)");
+        return base.StopAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stop)
+    {
+        desired.Reload();
+        var pending = new List<Request> { new("start", Reload: false, Explicit: false, null) };
+        while (!stop.IsCancellationRequested)
+        {
+            var reload = pending.Any(r => r.Reload);
+            if (reload) desired.Reload();
+            PassResult result;
+            try
+            {
+                result = await reconciler.RunPassAsync(string.Join(", ", pending.Select(r => r.Why).Distinct()), pending.Any(r => r.Explicit));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A bug, not bad input: log it fully, keep the daemon alive, and let the next pass try again.
+                logger.LogError(e, "Reconcile pass failed unexpectedly");
+                result = new PassResult(0, 0, 1, desired.Error);
+            }
+            foreach (var request in pending) request.Done?.TrySetResult(result);
+
+            pending = await NextRequestsAsync(stop);
+        }
+    }
+
+    /// <summary>Waits for requests or the interval, then takes everything queued so far.</summary>
+    private async Task<List<Request>> NextRequestsAsync(CancellationToken stop)
+    {
+        var interval = reconciler.Current.Settings.Interval;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        timeout.CancelAfter(interval);
+        var taken = new List<Request>();
+        try
+        {
+            taken.Add(await _requests.Reader.ReadAsync(timeout.Token));
+        }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            taken.Add(new Request("interval", Reload: false, Explicit: false, null));
+        }
+        catch (OperationCanceledException)
+        {
+            return taken;
+        }
+        while (_requests.Reader.TryRead(out var more)) taken.Add(more);
+        return taken;
+    }
+}

@@ -1,0 +1,135 @@
+using Gvtd.Applying;
+using Gvtd.DesiredState;
+using Gvtd.Ownership;
+using Gvtd.Planning;
+using Gvtd.Sysfs;
+using Microsoft.Extensions.Logging;
+
+namespace Gvtd.Reconcile;
+
+/// <summary>
+/// One reconcile pass: observe, plan, apply, record ownership, publish a new status snapshot.
+/// Passes never overlap (the worker runs them one at a time); readers only see finished snapshots.
+/// </summary>
+public sealed class Reconciler(
+    DesiredStateStore desired, SysfsReader reader, Applier applier, OwnershipLedger ledger,
+    TimeProvider time, ILogger<Reconciler> logger)
+{
+    private readonly RetryBackoff _backoff = new(time);
+    private Dictionary<string, (VGpuState, string)> _lastLogged = new(StringComparer.Ordinal);
+    private volatile StatusSnapshot _current = StatusSnapshot.Initial;
+
+    public StatusSnapshot Current => _current;
+
+    /// <summary>Raised after every pass with the new snapshot (on the worker's thread).</summary>
+    public event Action<StatusSnapshot, PassResult>? PassFinished;
+
+    /// <summary>What the next pass would do, without doing it.</summary>
+    public IReadOnlyList<PlannedAction> PlanNow() =>
+        desired.Current is { } state ? WithBackoff(Planner.Plan(state, reader.Read(), ledger.Owned)) : [];
+
+    public async Task<PassResult> RunPassAsync(string trigger, bool explicitRequest)
+    {
+        var state = desired.Current;
+        if (state is null)
+        {
+            // Never act on a state that was not valid: not even to prune.
+            var observedOnly = reader.Read();
+            Publish(DaemonState.Degraded, observedOnly, []);
+            return Finish(new PassResult(0, 0, 0, desired.Error));
+        }
+
+        if (explicitRequest) _backoff.ResetDelays();
+        _current = _current with { State = DaemonState.Reconciling };
+        var observed = reader.Read();
+        foreach (var warning in observed.Warnings) logger.LogWarning("sysfs: {Warning}", warning);
+
+        var plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned));
+        var outcomes = await applier.ApplyAsync(plan, observed.Parents);
+        Record(outcomes);
+
+        // Look again: the planned picture after the writes is what the status reports.
+        var after = reader.Read();
+        ForgetStale(state, after);
+        var nextPlan = WithBackoff(Planner.Plan(state, after, ledger.Owned));
+        var result = new PassResult(
+            outcomes.Count(o => o.Kind == OutcomeKind.Created),
+            outcomes.Count(o => o.Kind == OutcomeKind.Removed),
+            outcomes.Count(o => !o.Succeeded),
+            desired.Error);
+        var snapshot = Publish(DaemonState.Idle, after, nextPlan);
+        LogPass(trigger, result, snapshot);
+        return Finish(result);
+    }
+
+    private PassResult Finish(PassResult result)
+    {
+        PassFinished?.Invoke(_current, result);
+        return result;
+    }
+
+    private void Record(IReadOnlyList<ApplyOutcome> outcomes)
+    {
+        foreach (var outcome in outcomes)
+        {
+            if (outcome.Succeeded) _backoff.Succeeded(outcome.Action.Uuid);
+            else if (outcome.Kind == OutcomeKind.Failed) _backoff.Failed(outcome.Action.Uuid, outcome.Error!);
+        }
+        ledger.Update(
+            outcomes.Where(o => o.Kind == OutcomeKind.Created).Select(o => o.Action.Uuid),
+            outcomes.Where(o => o.Kind == OutcomeKind.Removed).Select(o => o.Action.Uuid));
+    }
+
+    /// <summary>Owned devices that are gone and no longer declared leave the ledger; stale failures are forgotten.</summary>
+    private void ForgetStale(DesiredStateSnapshot state, ObservedState observed)
+    {
+        var declared = state.VGpus.Select(v => v.Uuid).ToHashSet();
+        ledger.Update([], ledger.Owned.Where(u => !declared.Contains(u) && !observed.Devices.ContainsKey(u)).ToList());
+        _backoff.Forget(declared.Contains);
+    }
+
+    /// <summary>Changes still in backoff after a failure are held back, and say when they will be tried.</summary>
+    private IReadOnlyList<PlannedAction> WithBackoff(IReadOnlyList<PlannedAction> plan) =>
+        plan.Select(a => a.ChangesSomething && _backoff.Wait(a.Uuid) is { } wait
+            ? a with { Kind = ActionKind.Blocked, Reason = $"{_backoff.LastError(a.Uuid)}; retrying in {Math.Ceiling(wait.TotalSeconds)}s" }
+            : a).ToList();
+
+    private StatusSnapshot Publish(DaemonState daemonState, ObservedState observed, IReadOnlyList<PlannedAction> plan)
+    {
+        var vgpus = StatusBuilder.Build(plan, observed.Parents, ledger.Owned, _backoff.LastError, applier.IsBusy);
+        var degraded = desired.Error.Length > 0 || vgpus.Any(v => v.Declared && v.State != VGpuState.Active);
+        var snapshot = new StatusSnapshot(
+            degraded ? DaemonState.Degraded : daemonState,
+            desired.Error,
+            desired.Files,
+            desired.Current?.Settings ?? Settings.Default,
+            time.GetUtcNow(),
+            vgpus,
+            observed.Parents,
+            plan);
+        _current = snapshot;
+        return snapshot;
+    }
+
+    private void LogPass(string trigger, PassResult result, StatusSnapshot snapshot)
+    {
+        // A vGPU that stays blocked is reported when it becomes blocked, not on every pass.
+        var now = snapshot.VGpus.Where(v => v.State is VGpuState.Blocked or VGpuState.Failed or VGpuState.Removing)
+            .ToDictionary(v => v.Uuid, v => (v.State, v.LastError), StringComparer.Ordinal);
+        foreach (var v in snapshot.VGpus)
+        {
+            if (now.TryGetValue(v.Uuid, out var entry) && (!_lastLogged.TryGetValue(v.Uuid, out var before) || before != entry)
+                && v.State != VGpuState.Failed) // failures were already logged by the applier
+                logger.LogWarning("vGPU {Uuid} (type {Type}, parent {Parent}) is {State}: {Reason}", v.Uuid, v.Type, v.Parent,
+                    v.State.ToString().ToLowerInvariant(), v.LastError);
+        }
+        _lastLogged = now;
+
+        if (result.Created + result.Removed + result.Failed == 0)
+            logger.LogInformation("Pass ({Trigger}): nothing to change; {Active} of {Desired} declared vGPU(s) active",
+                trigger, snapshot.Active, snapshot.Desired);
+        else
+            logger.LogInformation("Pass ({Trigger}): created {Created}, removed {Removed}, failed {Failed}; {Active} of {Desired} declared vGPU(s) active",
+                trigger, result.Created, result.Removed, result.Failed, snapshot.Active, snapshot.Desired);
+    }
+}

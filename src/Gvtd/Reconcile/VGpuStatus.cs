@@ -1,0 +1,39 @@
+using Gvtd.DesiredState;
+using Gvtd.Planning;
+using Gvtd.Sysfs;
+
+namespace Gvtd.Reconcile;
+
+public enum VGpuState { Active, Pending, Blocked, Failed, Removing, Undeclared }
+
+public enum DaemonState { Starting, Idle, Reconciling, Degraded }
+
+/// <summary>Everything worth knowing about one vGPU, declared or present. What the D-Bus objects show.</summary>
+public sealed record VGpuStatus(
+    string Uuid, string Name, string Type, string Parent, VGpuState State, string LastError,
+    bool Declared, bool Owned, bool InUse, string SysfsPath, string Source);
+
+/// <summary>
+/// An immutable picture of the daemon after a pass. Readers (D-Bus, logs) take the current one and
+/// never see a half-updated state.
+/// </summary>
+public sealed record StatusSnapshot(
+    DaemonState State,
+    string ConfigError,
+    IReadOnlyList<string> ConfigFiles,
+    Settings Settings,
+    DateTimeOffset? LastReconcile,
+    IReadOnlyList<VGpuStatus> VGpus,
+    IReadOnlyDictionary<string, MdevParent> Parents,
+    IReadOnlyList<PlannedAction> Plan)
+{
+    public static readonly StatusSnapshot Initial = new(DaemonState.Starting, "", [], Settings.Default, null, [],
+        new Dictionary<string, MdevParent>(), []);
+
+    public int Desired => VGpus.Count(v => v.Declared);
+    public int Active => VGpus.Count(v => v.Declared && v.State == VGpuState.Active);
+    public int Failed => VGpus.Count(v => v.State == VGpuState.Failed);
+}
+
+/// <summary>The counts a pass reports (Reconcile() and the ReconcileFinished signal).</summary>
+public sealed record PassResult(int Created, int Removed, int Failed, string ConfigError);
