@@ -76,6 +76,8 @@ public sealed class Applier(ISysfsWriter writer, TimeSpan writeTimeout, ILogger<
         catch (KernelWriteException e)
         {
             var isRemove = path.EndsWith("/remove", StringComparison.Ordinal);
+            // Someone else removed it first: the goal is reached.
+            if (isRemove && e.Errno is Errno.ENOENT or Errno.ENODEV) return null;
             return Fail(action, isRemove
                 ? KernelErrors.DescribeRemove(e.Errno, action.Uuid)
                 : KernelErrors.DescribeCreate(e.Errno, action.Uuid, action.Type, action.Parent));
