@@ -9,7 +9,8 @@ public sealed class OwnershipLedger
 {
     private const string Header = "# gvtd ownership ledger: mediated devices gvtd created, one UUID per line. Managed by gvtd.";
     private readonly string _path;
-    private readonly HashSet<string> _owned;
+    // Copy-on-write: readers on other threads (D-Bus commands) always see a whole, unchanging set.
+    private volatile HashSet<string> _owned;
 
     private OwnershipLedger(string path, HashSet<string> owned)
     {
@@ -43,14 +44,17 @@ public sealed class OwnershipLedger
     /// <summary>Records changes and persists them before returning; returns whether anything changed.</summary>
     public bool Update(IEnumerable<string> added, IEnumerable<string> removed)
     {
+        var next = new HashSet<string>(_owned, StringComparer.Ordinal);
         var changed = false;
-        foreach (var uuid in added) changed |= _owned.Add(uuid);
-        foreach (var uuid in removed) changed |= _owned.Remove(uuid);
-        if (changed) Save();
-        return changed;
+        foreach (var uuid in added) changed |= next.Add(uuid);
+        foreach (var uuid in removed) changed |= next.Remove(uuid);
+        if (!changed) return false;
+        Save(next);
+        _owned = next;
+        return true;
     }
 
-    private void Save()
+    private void Save(HashSet<string> owned)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
         var temp = _path + ".tmp";
@@ -58,7 +62,7 @@ public sealed class OwnershipLedger
         using (var writer = new StreamWriter(stream))
         {
             writer.WriteLine(Header);
-            foreach (var uuid in _owned.Order(StringComparer.Ordinal)) writer.WriteLine(uuid);
+            foreach (var uuid in owned.Order(StringComparer.Ordinal)) writer.WriteLine(uuid);
             writer.Flush();
             stream.Flush(flushToDisk: true);
         }

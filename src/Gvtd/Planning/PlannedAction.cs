@@ -19,9 +19,12 @@ public enum ActionKind
     Ignore,
 }
 
+/// <summary>Why a Blocked action cannot go ahead, for callers that must react differently to each.</summary>
+public enum BlockReason { None, ParentAbsent, UnknownType, NoCapacity, InUse, NotOwned, RetryLater }
+
 /// <summary>One decision of the planner, with the reason a person reads in logs, Plan() and gvtctl.</summary>
 public sealed record PlannedAction(ActionKind Kind, string Uuid, string Type, string Parent, string Reason,
-    DesiredVGpu? Desired = null, MdevDevice? Observed = null)
+    DesiredVGpu? Desired = null, MdevDevice? Observed = null, BlockReason Blocked = BlockReason.None)
 {
     public bool ChangesSomething => Kind is ActionKind.Create or ActionKind.Remove or ActionKind.Recreate;
 

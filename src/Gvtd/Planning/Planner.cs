@@ -39,10 +39,10 @@ public static class Planner
 
     private static PlannedAction PlanCreate(DesiredVGpu want, ObservedState observed, Dictionary<(string, string), int> used)
     {
-        var blocked = WhyCannotCreate(want, observed, used);
-        return blocked is null
+        var (why, text) = WhyCannotCreate(want, observed, used);
+        return why == BlockReason.None
             ? new(ActionKind.Create, want.Uuid, want.Type, want.Parent, "declared but not present", want)
-            : new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, blocked, want);
+            : new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, text, want, Blocked: why);
     }
 
     private static PlannedAction PlanExisting(DesiredVGpu want, MdevDevice have, ObservedState observed,
@@ -53,12 +53,13 @@ public static class Planner
 
         var mismatch = $"exists as {have.Type} on {have.Parent}, declared as {want.Type} on {want.Parent}";
         if (have.InUse)
-            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; in use by a VM, will recreate once it is released", want, have);
+            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; in use by a VM, will recreate once it is released", want, have, BlockReason.InUse);
         if (!owned.Contains(have.Uuid) && prune != PrunePolicy.All)
-            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; gvtd did not create it, so it is left alone (remove it by hand, or set prune: all)", want, have);
+            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; gvtd did not create it, so it is left alone (remove it by hand, or set prune: all)", want, have, BlockReason.NotOwned);
         // Recreating destroys the old device: only do it when the new one can be made right away.
-        if (WhyCannotCreate(want, observed, used) is { } blocked)
-            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; cannot recreate yet: {blocked}", want, have);
+        var (why, text) = WhyCannotCreate(want, observed, used);
+        if (why != BlockReason.None)
+            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; cannot recreate yet: {text}", want, have, why);
         return new(ActionKind.Recreate, want.Uuid, want.Type, want.Parent, mismatch, want, have);
     }
 
@@ -71,26 +72,26 @@ public static class Planner
             return new(ActionKind.Ignore, have.Uuid, have.Type, have.Parent, why, Observed: have);
         }
         if (have.InUse)
-            return new(ActionKind.Blocked, have.Uuid, have.Type, have.Parent, "no longer declared; in use by a VM, will remove once it is released", Observed: have);
+            return new(ActionKind.Blocked, have.Uuid, have.Type, have.Parent, "no longer declared; in use by a VM, will remove once it is released", Observed: have, Blocked: BlockReason.InUse);
         var reason = isOwned ? "no longer declared (created by gvtd)" : "not declared (prune: all)";
         return new(ActionKind.Remove, have.Uuid, have.Type, have.Parent, reason, Observed: have);
     }
 
-    private static string? WhyCannotCreate(DesiredVGpu want, ObservedState observed, Dictionary<(string, string), int> used)
+    private static (BlockReason, string) WhyCannotCreate(DesiredVGpu want, ObservedState observed, Dictionary<(string, string), int> used)
     {
         if (!observed.Parents.TryGetValue(want.Parent, out var parent))
-            return $"parent {want.Parent} is not present (driver not loaded yet, or no such device); will create when it appears";
+            return (BlockReason.ParentAbsent, $"parent {want.Parent} is not present (driver not loaded yet, or no such device); will create when it appears");
         if (parent.FindType(want.Type) is not { } type)
         {
             var known = parent.Types.Count == 0 ? "none" : string.Join(", ", parent.Types.Select(t => t.Id));
-            return $"parent {want.Parent} has no type {want.Type} (available: {known})";
+            return (BlockReason.UnknownType, $"parent {want.Parent} has no type {want.Type} (available: {known})");
         }
         var key = (want.Parent, want.Type);
         var taken = used.GetValueOrDefault(key);
         if (type.AvailableInstances - taken <= 0)
-            return $"no capacity left for {want.Type} on {want.Parent} (available_instances is {type.AvailableInstances}); remove a vGPU or choose a smaller type";
+            return (BlockReason.NoCapacity, $"no capacity left for {want.Type} on {want.Parent} (available_instances is {type.AvailableInstances}); remove a vGPU or choose a smaller type");
         used[key] = taken + 1;
-        return null;
+        return (BlockReason.None, "");
     }
 
     private static int Order(ActionKind kind) => kind switch

@@ -21,8 +21,11 @@ public sealed class Reconciler(
 
     public StatusSnapshot Current => _current;
 
-    /// <summary>Raised after every pass with the new snapshot (on the worker's thread).</summary>
-    public event Action<StatusSnapshot, PassResult>? PassFinished;
+    /// <summary>
+    /// Raised on the worker's thread when the snapshot changes: as a pass starts (result null) and
+    /// when it ends (with its result).
+    /// </summary>
+    public event Action<StatusSnapshot, PassResult?>? Changed;
 
     /// <summary>What the next pass would do, without doing it.</summary>
     public IReadOnlyList<PlannedAction> PlanNow() =>
@@ -41,6 +44,7 @@ public sealed class Reconciler(
 
         if (explicitRequest) _backoff.ResetDelays();
         _current = _current with { State = DaemonState.Reconciling };
+        Changed?.Invoke(_current, null);
         var observed = reader.Read();
         foreach (var warning in observed.Warnings) logger.LogWarning("sysfs: {Warning}", warning);
 
@@ -64,7 +68,7 @@ public sealed class Reconciler(
 
     private PassResult Finish(PassResult result)
     {
-        PassFinished?.Invoke(_current, result);
+        Changed?.Invoke(_current, result);
         return result;
     }
 
@@ -91,7 +95,7 @@ public sealed class Reconciler(
     /// <summary>Changes still in backoff after a failure are held back, and say when they will be tried.</summary>
     private IReadOnlyList<PlannedAction> WithBackoff(IReadOnlyList<PlannedAction> plan) =>
         plan.Select(a => a.ChangesSomething && _backoff.Wait(a.Uuid) is { } wait
-            ? a with { Kind = ActionKind.Blocked, Reason = $"{_backoff.LastError(a.Uuid)}; retrying in {Math.Ceiling(wait.TotalSeconds)}s" }
+            ? a with { Kind = ActionKind.Blocked, Blocked = BlockReason.RetryLater, Reason = $"{_backoff.LastError(a.Uuid)}; retrying in {Math.Ceiling(wait.TotalSeconds)}s" }
             : a).ToList();
 
     private StatusSnapshot Publish(DaemonState daemonState, ObservedState observed, IReadOnlyList<PlannedAction> plan)
