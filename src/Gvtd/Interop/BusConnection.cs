@@ -31,6 +31,7 @@ public sealed unsafe class BusConnection : IDisposable
     private volatile int _loopThreadId;             // managed thread id inside Run, 0 when none
     private volatile bool _stopRequested;
     private bool _disposeRequested;
+    private bool _disposeOnLoopExit;                // Dispose was called on the bus thread: Run's unwinding finishes it
     private volatile bool _closed;
 
     /// <summary>Exceptions thrown by handlers, getters, callbacks and posted work (they never reach native code). For logging.</summary>
@@ -354,7 +355,7 @@ public sealed unsafe class BusConnection : IDisposable
             }
             bool dispose;
             lock (_gate)
-                dispose = _disposeRequested;
+                dispose = _disposeOnLoopExit;
             _loopIdle.Set();
             if (dispose)
                 DisposeCore();
@@ -399,6 +400,7 @@ public sealed unsafe class BusConnection : IDisposable
             _stopRequested = true;
             if (_loopThreadId == Environment.CurrentManagedThreadId)
             {
+                _disposeOnLoopExit = true;
                 Wake();
                 return; // Run's finally completes the disposal
             }
