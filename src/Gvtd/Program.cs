@@ -1,4 +1,6 @@
 using Gvtd.Applying;
+using Gvtd.Bus;
+using Gvtd.Commands;
 using Gvtd.DesiredState;
 using Gvtd.Logging;
 using Gvtd.Ownership;
@@ -26,7 +28,7 @@ internal static class Program
         {
             using var host = BuildHost(parsed.Options!, logger);
             host.Run();
-            return 0;
+            return Environment.ExitCode;
         }
         catch (StartupException e)
         {
@@ -57,6 +59,10 @@ internal static class Program
         builder.Services.AddSingleton(LoadLedger(options, logger));
         builder.Services.AddSingleton<Reconciler>();
         builder.Services.AddSingleton<ReconcileWorker>();
+        builder.Services.AddSingleton<ManagedDeclarations>();
+        builder.Services.AddSingleton<ManagerCommands>();
+        // Started in this order: the bus name is taken before the first pass runs.
+        builder.Services.AddHostedService<BusService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ReconcileWorker>());
         builder.Services.AddHostedService<DesiredStateWatcher>();
         return builder.Build();

@@ -65,6 +65,7 @@ public static class BusErrors
     public const string UnknownInterface = "org.freedesktop.DBus.Error.UnknownInterface";
     public const string UnknownProperty = "org.freedesktop.DBus.Error.UnknownProperty";
     public const string ServiceUnknown = "org.freedesktop.DBus.Error.ServiceUnknown";
+    public const string NameHasNoOwner = "org.freedesktop.DBus.Error.NameHasNoOwner";
     public const string NoReply = "org.freedesktop.DBus.Error.NoReply";
     public const string Timeout = "org.freedesktop.DBus.Error.Timeout";
     public const string Disconnected = "org.freedesktop.DBus.Error.Disconnected";

@@ -24,6 +24,7 @@ public sealed unsafe class MethodCall : IDisposable
         Interface = Utf8Z.Read(sd_bus_message_get_interface(m)) ?? "";
         Member = Utf8Z.Read(sd_bus_message_get_member(m)) ?? "";
         Sender = Utf8Z.Read(sd_bus_message_get_sender(m)) ?? "";
+        AllowInteractiveAuthorization = sd_bus_message_get_allow_interactive_authorization(m) > 0;
         Args = new MessageReader(_m, conn);
     }
 
@@ -33,6 +34,8 @@ public sealed unsafe class MethodCall : IDisposable
     /// <summary>Unique bus name of the caller (":1.42").</summary>
     public string Sender { get; }
     public MessageReader Args { get; }
+    /// <summary>The caller set ALLOW_INTERACTIVE_AUTHORIZATION: polkit may ask someone for a password.</summary>
+    public bool AllowInteractiveAuthorization { get; }
     public bool Replied => Volatile.Read(ref _replied) != 0;
 
     /// <summary>

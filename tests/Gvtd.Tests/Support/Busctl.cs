@@ -199,6 +199,23 @@ public sealed class BusctlProcess : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until every predicate has matched some message, in whatever order they come; returns the
+    /// predicates that never matched (empty on success).
+    /// </summary>
+    public IReadOnlyList<string> WaitForAll(TimeSpan timeout, params (string Name, Func<JsonElement, bool> Match)[] wanted)
+    {
+        var missing = wanted.ToList();
+        var deadline = DateTime.UtcNow + timeout;
+        while (missing.Count > 0 && DateTime.UtcNow < deadline)
+        {
+            using var doc = WaitForJson(m => missing.Any(w => w.Match(m)), deadline - DateTime.UtcNow);
+            if (doc is null) break;
+            missing.RemoveAll(w => w.Match(doc.RootElement));
+        }
+        return missing.Select(w => w.Name).ToList();
+    }
+
     public void Dispose()
     {
         try

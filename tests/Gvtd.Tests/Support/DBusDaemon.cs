@@ -32,7 +32,17 @@ public sealed class DBusDaemon : IDisposable
     public int ProcessId => _process.Id;
 
     /// <summary>Start a daemon; <paramref name="configFile"/> null = generate a permissive session-type config.</summary>
-    public static DBusDaemon Start(string? configFile = null, TimeSpan? startTimeout = null)
+    /// <summary>
+    /// Start a daemon with a config made for its socket: <paramref name="configFor"/> gets the socket path (in the
+    /// daemon's 0755 temp dir, made 0666 once listening) and returns the config XML.
+    /// </summary>
+    public static DBusDaemon Start(Func<string, string> configFor, TimeSpan? startTimeout = null) =>
+        Start(configFile: null, startTimeout, configFor);
+
+    public static DBusDaemon Start(string? configFile = null, TimeSpan? startTimeout = null) =>
+        Start(configFile, startTimeout, configFor: null);
+
+    private static DBusDaemon Start(string? configFile, TimeSpan? startTimeout, Func<string, string>? configFor)
     {
         string exe = FindDaemon();
         string dir = System.IO.Directory.CreateTempSubdirectory("gvtd-dbus-").FullName;
@@ -45,7 +55,7 @@ public sealed class DBusDaemon : IDisposable
             if (configFile is null)
             {
                 configFile = Path.Combine(dir, "bus.conf");
-                File.WriteAllText(configFile, SessionConfig($"unix:path={socket}"));
+                File.WriteAllText(configFile, configFor is null ? SessionConfig($"unix:path={socket}") : configFor(socket));
             }
             else if (!File.Exists(configFile))
             {

@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Gvtd.Tests.Support;
+
+namespace Gvtd.Tests.Bus;
+
+/// <summary>
+/// The real gvtd daemon, run as its own process on the simulated GPU and served on a private bus,
+/// exactly as a user would run it (only the directories point into a temporary tree).
+/// </summary>
+public sealed class GvtdProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _log = new();
+
+    public string Dir { get; }
+    public string ConfigPath => Path.Combine(Dir, "etc", "vgpus.yaml");
+    public string DropInDir => Path.Combine(Dir, "etc", "vgpus.d");
+    public string StateDir => Path.Combine(Dir, "state");
+    public string RuntimeDir => Path.Combine(Dir, "run");
+    public string SysfsRoot => Path.Combine(Dir, "sys");
+    public string BusAddress { get; }
+    public int Pid => _process.Id;
+    public string Log => string.Join('\n', _log);
+
+    private GvtdProcess(string dir, string busAddress, Process process)
+    {
+        Dir = dir;
+        BusAddress = busAddress;
+        _process = process;
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) _log.Enqueue(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _log.Enqueue(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    /// <summary>Starts gvtd with the given main file and waits until its first pass is published.</summary>
+    public static GvtdProcess Start(string busAddress, string yaml, string? dir = null)
+    {
+        dir ??= Directory.CreateTempSubdirectory("gvtd-daemon-").FullName;
+        Directory.CreateDirectory(Path.Combine(dir, "etc"));
+        File.WriteAllText(Path.Combine(dir, "etc", "vgpus.yaml"), yaml);
+
+        var psi = new ProcessStartInfo(DotnetHost(), [
+            Path.Combine(AppContext.BaseDirectory, "gvtd.dll"),
+            "--simulate", "--bus", "system",
+            "--config", Path.Combine(dir, "etc", "vgpus.yaml"),
+            "--state-dir", Path.Combine(dir, "state"),
+            "--runtime-dir", Path.Combine(dir, "run"),
+            "--sysfs-root", Path.Combine(dir, "sys"),
+        ])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.Environment["DBUS_SYSTEM_BUS_ADDRESS"] = busAddress;
+        psi.Environment.Remove("JOURNAL_STREAM");
+        var gvtd = new GvtdProcess(dir, busAddress, Process.Start(psi)!);
+        gvtd.WaitUntil(() => gvtd.Property("State") is not null and not "starting" and not "reconciling", TimeSpan.FromSeconds(30));
+        return gvtd;
+    }
+
+    /// <summary>A Manager property as a string (JSON data), or null while the daemon does not answer.</summary>
+    public string? Property(string name)
+    {
+        var result = Busctl.Run(BusAddress, ["get-property", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager", name], json: true);
+        return result.Success ? result.Json().RootElement.GetProperty("data").ToString() : null;
+    }
+
+    public void WaitUntil(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"gvtd exited with {_process.ExitCode}:\n{Log}");
+            if (deadline.Elapsed > timeout) throw new TimeoutException($"gvtd did not get there within {timeout.TotalSeconds}s:\n{Log}");
+            Thread.Sleep(50);
+        }
+    }
+
+    /// <summary>Resident memory of the daemon in KiB, from /proc.</summary>
+    public long RssKiB() =>
+        long.Parse(File.ReadLines($"/proc/{Pid}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+
+    public void Signal(string signal) => Process.Start("kill", ["-" + signal, Pid.ToString()])!.WaitForExit();
+
+    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
+
+    public int ExitCode => _process.ExitCode;
+
+    private static string DotnetHost() =>
+        Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(5000);
+        }
+        catch (InvalidOperationException) { }
+        _process.Dispose();
+        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
+    }
+}
