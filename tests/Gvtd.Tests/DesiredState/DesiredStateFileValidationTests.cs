@@ -149,6 +149,18 @@ public sealed class DesiredStateFileValidationTests : IDisposable
     }
 
     [Fact]
+    public void Load_UnclosedFlowSequence_IsAConfigErrorNotACrash()
+    {
+        // YamlDotNet's scanner throws InvalidOperationException (not YamlException) here.
+        var text = "vgpus:\n  - uuid: [unclosed\n    type: mtty-1\n";
+        var error = Assert.Single(Errors(_dir, text));
+        Assert.Equal(_dir.Combine(MainFile), error.Where.File);
+        Assert.Contains("YAML syntax error", error.Message);
+        // The parser got as far as the unclosed sequence on line 2.
+        Assert.Equal(YamlText.Locate(text, "[unclosed").Line, error.Where.Line);
+    }
+
+    [Fact]
     public void Load_VGpusNotAList_ReportsTheValue()
     {
         var text = $"vgpus:\n  uuid: {U1}\n  type: mtty-1\n";
