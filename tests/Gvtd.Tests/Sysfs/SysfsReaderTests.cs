@@ -157,6 +157,18 @@ public sealed class SysfsReaderTests : IDisposable
     }
 
     [Fact]
+    public void Read_DanglingParentLink_IsAWarningAndOtherParentsStillRead()
+    {
+        _tree.WithGvtParent();
+        _tree.Link("class/mdev_bus/gone", "../../devices/virtual/gone/gone");
+
+        var observed = Read();
+
+        Assert.Equal([SysfsTree.GvtPci], observed.Parents.Keys);
+        Assert.Contains(observed.Warnings, w => w.Contains("gone"));
+    }
+
+    [Fact]
     public void Read_DeviceWithoutIommuGroup_IsStillSeen()
     {
         // Emulated-IOMMU devices have no iommu_group link when the kernel has no VFIO group support.
