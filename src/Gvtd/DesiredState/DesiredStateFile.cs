@@ -20,13 +20,22 @@ public static class DesiredStateFile
     public static DesiredStateFileContent Parse(string path, string text, bool allowSettings, List<ConfigError> errors)
     {
         var stream = new YamlStream();
+        var parser = new Parser(new StringReader(text));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
         }
         catch (YamlException e)
         {
             errors.Add(new(At(path, e.Start), "YAML syntax error: " + Innermost(e).Message));
+            return new(null, []);
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner throws this for some malformed input (an unclosed flow sequence):
+            // still a syntax error in the user's file, located where the parser had got to.
+            var where = parser.Current is { } last ? At(path, last.Start) : new SourceLocation(path, 1, 1);
+            errors.Add(new(where, "YAML syntax error: the parser could not continue from here (an unclosed '[' or '{'?)"));
             return new(null, []);
         }
 

@@ -109,7 +109,8 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
     private static string Resolve(string link)
     {
         var target = new FileInfo(link).LinkTarget ?? throw new IOException($"{link} is not a symlink");
-        return Path.GetFullPath(Path.Combine(Path.GetDirectoryName(link)!, target));
+        var path = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(link)!, target));
+        return Directory.Exists(path) ? path : throw new IOException($"{link} points to {target}, which does not exist");
     }
 
     private static IEnumerable<string> SafeEntries(string dir)

@@ -1,0 +1,174 @@
+using Gvtd.Applying;
+using Gvtd.Planning;
+using Gvtd.Sysfs;
+using Gvtd.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+using static Gvtd.Tests.Support.States;
+using static Gvtd.Tests.Support.Yaml;
+
+namespace Gvtd.Tests.Applying;
+
+public sealed class ApplierTests
+{
+    private static readonly MdevParent Mtty = Parent("mtty", ("mtty-1", 24), ("mtty-2", 12));
+    private static readonly Dictionary<string, MdevParent> Parents = new() { ["mtty"] = Mtty };
+    private readonly FakeWriter _writer = new();
+
+    private Applier NewApplier(TimeSpan? timeout = null) =>
+        new(_writer, timeout ?? TimeSpan.FromSeconds(10), NullLogger<Applier>.Instance);
+
+    private static PlannedAction CreateAction(string uuid, string type = "mtty-1") =>
+        new(ActionKind.Create, uuid, type, "mtty", "declared but not present", Want(uuid, type, "mtty"));
+
+    private static PlannedAction RemoveAction(string uuid) =>
+        new(ActionKind.Remove, uuid, "mtty-1", "mtty", "no longer declared", Observed: Device(uuid, "mtty", "mtty-1"));
+
+    [Theory]
+    [InlineData(Errno.EEXIST, "already used by another mediated device")]
+    [InlineData(Errno.ENOSPC, "no capacity left for type mtty-1 on mtty")]
+    [InlineData(Errno.EINVAL, "invalid argument")]
+    [InlineData(Errno.ENODEV, "parent mtty went away")]
+    [InlineData(Errno.EACCES, "permission denied")]
+    public async Task ApplyAsync_CreateRefused_GivesAPlainSentence(Errno errno, string sentence)
+    {
+        _writer.Fail = (_, _) => errno;
+
+        var outcome = Assert.Single(await NewApplier().ApplyAsync([CreateAction(U1)], Parents));
+
+        Assert.Equal(OutcomeKind.Failed, outcome.Kind);
+        Assert.Contains(sentence, outcome.Error);
+        Assert.DoesNotContain(((int)errno).ToString(), outcome.Error);
+        Assert.DoesNotContain("Exception", outcome.Error);
+    }
+
+    [Fact]
+    public async Task ApplyAsync_Create_WritesTheUuidToTheTypesCreateFile()
+    {
+        var outcome = Assert.Single(await NewApplier().ApplyAsync([CreateAction(U1, "mtty-2")], Parents));
+
+        Assert.Equal(OutcomeKind.Created, outcome.Kind);
+        Assert.Equal([(Path.Combine(Mtty.SysfsPath, "mdev_supported_types", "mtty-2", "create"), U1)], _writer.Writes);
+    }
+
+    [Fact]
+    public async Task ApplyAsync_Remove_WritesOneToTheDevicesRemoveFile()
+    {
+        var action = RemoveAction(U1);
+
+        var outcome = Assert.Single(await NewApplier().ApplyAsync([action], Parents));
+
+        Assert.Equal(OutcomeKind.Removed, outcome.Kind);
+        Assert.Equal([(Path.Combine(action.Observed!.SysfsPath, "remove"), "1")], _writer.Writes);
+    }
+
+    [Fact]
+    public async Task ApplyAsync_RemoveOfAlreadyGoneDevice_CountsAsRemoved()
+    {
+        _writer.Fail = (_, _) => Errno.ENODEV;
+
+        Assert.Equal(OutcomeKind.Removed, Assert.Single(await NewApplier().ApplyAsync([RemoveAction(U1)], Parents)).Kind);
+    }
+
+    [Fact]
+    public async Task ApplyAsync_RemoveBusy_SaysTheDeviceIsBusy()
+    {
+        _writer.Fail = (_, _) => Errno.EBUSY;
+
+        var outcome = Assert.Single(await NewApplier().ApplyAsync([RemoveAction(U1)], Parents));
+
+        Assert.Equal(OutcomeKind.Failed, outcome.Kind);
+        Assert.Contains($"device {U1} is busy", outcome.Error);
+    }
+
+    [Fact]
+    public async Task ApplyAsync_Recreate_RemovesThenCreates()
+    {
+        var action = new PlannedAction(ActionKind.Recreate, U1, "mtty-2", "mtty", "exists as mtty-1",
+            Want(U1, "mtty-2", "mtty"), Device(U1, "mtty", "mtty-1"));
+
+        var outcome = Assert.Single(await NewApplier().ApplyAsync([action], Parents));
+
+        Assert.Equal(OutcomeKind.Created, outcome.Kind);
+        Assert.Equal([Path.Combine(action.Observed!.SysfsPath, "remove"), SysfsRoot.CreateFile(Mtty.SysfsPath, "mtty-2")],
+            _writer.Writes.Select(w => w.Path));
+    }
+
+    [Fact]
+    public async Task ApplyAsync_OneFailure_DoesNotStopTheOthers()
+    {
+        _writer.Fail = (_, value) => value == U2 ? Errno.ENOSPC : null;
+
+        var outcomes = await NewApplier().ApplyAsync([CreateAction(U1), CreateAction(U2), CreateAction(U3)], Parents);
+
+        Assert.Equal([OutcomeKind.Created, OutcomeKind.Failed, OutcomeKind.Created], outcomes.Select(o => o.Kind));
+        Assert.Equal(3, _writer.Writes.Count);
+    }
+
+    [Fact]
+    public async Task ApplyAsync_KeepAndBlocked_WriteNothing()
+    {
+        var keep = new PlannedAction(ActionKind.Keep, U1, "mtty-1", "mtty", "present as declared");
+        var blocked = new PlannedAction(ActionKind.Blocked, U2, "mtty-1", "mtty", "no capacity");
+
+        Assert.Empty(await NewApplier().ApplyAsync([keep, blocked], Parents));
+        Assert.Empty(_writer.Writes);
+    }
+
+    [Fact]
+    public async Task ApplyAsync_WriteBlocksPastTimeout_TimesOutAndKeepsTheDeviceBusy()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        _writer.Gate = gate;
+        var applier = NewApplier(TimeSpan.FromMilliseconds(200));
+        var late = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        applier.LateWriteFinished += uuid => late.TrySetResult(uuid);
+        try
+        {
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var first = Assert.Single(await applier.ApplyAsync([RemoveAction(U1)], Parents));
+            Assert.Equal(OutcomeKind.TimedOut, first.Kind);
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), $"took {started.Elapsed}");
+            Assert.True(applier.IsBusy(U1));
+
+            var second = Assert.Single(await applier.ApplyAsync([RemoveAction(U1)], Parents));
+            Assert.Equal(OutcomeKind.Pending, second.Kind);
+            Assert.Single(_writer.Writes);
+            Assert.False(late.Task.IsCompleted);
+        }
+        finally
+        {
+            gate.Set();
+        }
+
+        Assert.Equal(U1, await late.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(applier.IsBusy(U1));
+    }
+
+    [Fact]
+    public async Task ApplyAsync_OneWriteStuck_OtherDevicesStillProceed()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        var blocking = new BlockingFor(_writer, U1, gate);
+        var applier = new Applier(blocking, TimeSpan.FromMilliseconds(200), NullLogger<Applier>.Instance);
+        try
+        {
+            var outcomes = await applier.ApplyAsync([CreateAction(U1), CreateAction(U2)], Parents);
+
+            Assert.Equal([OutcomeKind.TimedOut, OutcomeKind.Created], outcomes.Select(o => o.Kind));
+        }
+        finally
+        {
+            gate.Set();
+        }
+    }
+
+    /// <summary>Holds only the writes of one UUID.</summary>
+    private sealed class BlockingFor(FakeWriter inner, string uuid, ManualResetEventSlim gate) : ISysfsWriter
+    {
+        public void Write(string path, string value)
+        {
+            if (value == uuid) gate.Wait();
+            inner.Write(path, value);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+using Gvtd.Reconcile;
+using Gvtd.Tests.Support;
+using static Gvtd.Tests.Support.Yaml;
+
+namespace Gvtd.Tests.Reconcile;
+
+/// <summary>Whole passes against the simulated kernel, read back through the real sysfs reader.</summary>
+public sealed class ReconcilerTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static string Config(params (string Uuid, string Type)[] vgpus) =>
+        "settings:\n  prune: owned\nvgpus:\n" + string.Concat(vgpus.Select(v => VGpu(v.Uuid, v.Type, "00:02.0")));
+
+    [Fact]
+    public async Task RunPassAsync_FirstPass_CreatesTheDeclaredDevices()
+    {
+        var host = new SimulatedHost(_dir);
+        Assert.True(host.Configure(Config((U1, "i915-GVTg_V5_4"), (U2, "i915-GVTg_V5_8"))));
+
+        var result = await host.PassAsync();
+
+        Assert.Equal((2, 0, 0), (result.Created, result.Removed, result.Failed));
+        var devices = host.Reader.Read().Devices;
+        Assert.Equal(("i915-GVTg_V5_4", "i915-GVTg_V5_8"), (devices[U1].Type, devices[U2].Type));
+        Assert.Equal([U1, U2], host.Ledger.Owned.Order());
+        Assert.All(host.Reconciler.Current.VGpus, v => Assert.Equal(VGpuState.Active, v.State));
+    }
+
+    [Fact]
+    public async Task RunPassAsync_SecondPass_ChangesNothing()
+    {
+        var host = new SimulatedHost(_dir);
+        host.Configure(Config((U1, "i915-GVTg_V5_4")));
+        await host.PassAsync();
+        var writes = host.Writer.Writes.Count;
+
+        var result = await host.PassAsync();
+
+        Assert.Equal((0, 0, 0), (result.Created, result.Removed, result.Failed));
+        Assert.Equal(writes, host.Writer.Writes.Count);
+    }
+
+    [Fact]
+    public async Task RunPassAsync_InvalidFileAfterValidOne_CreatesAndRemovesNothing()
+    {
+        var host = new SimulatedHost(_dir);
+        host.Configure(Config((U1, "i915-GVTg_V5_4"), (U2, "i915-GVTg_V5_8")));
+        await host.PassAsync();
+        var tree = host.TreeSnapshot();
+        var ledger = host.LedgerText;
+        var writes = host.Writer.Writes.Count;
+        // Drops U2 and adds U3, but has a typo: none of it may take effect.
+        var invalid = Config((U1, "i915-GVTg_V5_4"), (U3, "i915-GVTg_V5_8")) + "    colour: blue\n";
+
+        Assert.False(host.Configure(invalid));
+        var result = await host.PassAsync(explicitRequest: true);
+
+        Assert.Equal((0, 0), (result.Created, result.Removed));
+        Assert.Equal(writes, host.Writer.Writes.Count);
+        Assert.Equal(tree, host.TreeSnapshot());
+        Assert.Equal(ledger, host.LedgerText);
+        var (line, column) = YamlText.Locate(invalid, "colour");
+        Assert.Contains($"{host.ConfigPath}:{line}:{column}", result.ConfigError);
+        Assert.Contains($"{host.ConfigPath}:{line}:{column}", host.Reconciler.Current.ConfigError);
+    }
+
+    [Fact]
+    public async Task RunPassAsync_InvalidFileAtFirstStart_DoesNotPruneOwnedDevices()
+    {
+        // A previous run created U1 and recorded it; the file no longer declares it, and is invalid.
+        new SimulatedHost(_dir).CreateByHand(U1, "i915-GVTg_V5_4");
+        _dir.Write("state/owned", U1 + "\n");
+        var host = new SimulatedHost(_dir); // a fresh start: reopens the tree and reloads the ledger
+        var tree = host.TreeSnapshot();
+        var invalid = "settings:\n  prune: owned\n  interval: 5x\nvgpus: []\n";
+
+        Assert.False(host.Configure(invalid));
+        var result = await host.PassAsync(explicitRequest: true);
+
+        Assert.Equal((0, 0), (result.Created, result.Removed));
+        Assert.Empty(host.Writer.Writes);
+        Assert.Equal(tree, host.TreeSnapshot());
+        Assert.Equal([U1], host.Ledger.Owned);
+        var (line, column) = YamlText.Locate(invalid, "5x");
+        Assert.Contains($"{host.ConfigPath}:{line}:{column}", result.ConfigError);
+    }
+
+    [Fact]
+    public async Task RunPassAsync_HandMadeDevice_SurvivesPruneOwned()
+    {
+        var host = new SimulatedHost(_dir);
+        host.CreateByHand(U3, "i915-GVTg_V5_8");
+        host.Configure(Config((U1, "i915-GVTg_V5_4")));
+
+        await host.PassAsync();
+        await host.PassAsync(explicitRequest: true);
+
+        Assert.Equal([U1, U3], host.Devices);
+        Assert.DoesNotContain(U3, host.Ledger.Owned);
+        Assert.Equal(VGpuState.Undeclared, host.Reconciler.Current.VGpus.Single(v => v.Uuid == U3).State);
+    }
+
+    [Fact]
+    public async Task RunPassAsync_DeclarationDropped_RemovesTheOwnedDevice()
+    {
+        var host = new SimulatedHost(_dir);
+        host.Configure(Config((U1, "i915-GVTg_V5_4"), (U2, "i915-GVTg_V5_8")));
+        await host.PassAsync();
+
+        Assert.True(host.Configure(Config((U1, "i915-GVTg_V5_4"))));
+        var result = await host.PassAsync(explicitRequest: true);
+
+        Assert.Equal((0, 1), (result.Created, result.Removed));
+        Assert.Equal([U1], host.Devices);
+        Assert.Equal([U1], host.Ledger.Owned);
+        Assert.DoesNotContain(U2, host.LedgerText);
+    }
+
+    [Fact]
+    public async Task RunPassAsync_FailedCreate_IsRetriedOnlyAfterBackoffOrAnExplicitPass()
+    {
+        var host = new SimulatedHost(_dir);
+        host.Configure(Config((U1, "i915-GVTg_V5_4")));
+        host.Writer.FailNextCreate.Add(U1);
+
+        var first = await host.PassAsync();
+        Assert.Equal((0, 1), (first.Created, first.Failed));
+        Assert.Equal(1, host.Writer.CreatesOf(U1));
+
+        var second = await host.PassAsync();
+        Assert.Equal((0, 0), (second.Created, second.Failed));
+        Assert.Equal(1, host.Writer.CreatesOf(U1));
+        Assert.Empty(host.Devices);
+        var status = host.Reconciler.Current.VGpus.Single(v => v.Uuid == U1);
+        Assert.Equal(VGpuState.Failed, status.State);
+        Assert.Contains("invalid argument", status.LastError);
+        Assert.Contains("retrying in", Assert.Single(host.Reconciler.Current.Plan).Reason);
+
+        var third = await host.PassAsync(explicitRequest: true);
+        Assert.Equal(1, third.Created);
+        Assert.Equal(2, host.Writer.CreatesOf(U1));
+        Assert.Equal([U1], host.Devices);
+    }
+}

@@ -1,0 +1,88 @@
+using System.Text;
+using Gvtd.Applying;
+using Gvtd.DesiredState;
+using Gvtd.Ownership;
+using Gvtd.Reconcile;
+using Gvtd.Simulation;
+using Gvtd.Sysfs;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gvtd.Tests.Support;
+
+/// <summary>
+/// gvtd's pieces wired by hand over the simulated kernel in a temp dir: etc/vgpus.yaml, run/,
+/// state/owned, sys/. Writes go through a recorder that can fail chosen creates.
+/// </summary>
+public sealed class SimulatedHost
+{
+    public SimulatedHost(TempDir dir)
+    {
+        Dir = dir;
+        Core = SimulatedMdevCore.Open(dir.Combine("sys"));
+        Writer = new RecordingWriter(Core);
+        Reader = new SysfsReader(Core.Root, new VfioUsers(dir.Combine("proc")));
+        Store = new DesiredStateStore(Yaml.Loader(dir), NullLogger<DesiredStateStore>.Instance);
+        Ledger = OwnershipLedger.Load(dir.Combine("state"), _ => { });
+        var applier = new Applier(Writer, TimeSpan.FromSeconds(5), NullLogger<Applier>.Instance);
+        Reconciler = new Reconciler(Store, Reader, applier, Ledger, TimeProvider.System, NullLogger<Reconciler>.Instance);
+    }
+
+    public const string Gpu = "0000:00:02.0";
+
+    public TempDir Dir { get; }
+    public SimulatedMdevCore Core { get; }
+    public RecordingWriter Writer { get; }
+    public SysfsReader Reader { get; }
+    public DesiredStateStore Store { get; }
+    public OwnershipLedger Ledger { get; }
+    public Reconciler Reconciler { get; }
+
+    public string ConfigPath => Dir.Combine(Yaml.MainFile);
+    public string LedgerPath => Dir.Combine("state", "owned");
+
+    public bool Configure(string yaml)
+    {
+        Dir.Write(Yaml.MainFile, yaml);
+        return Store.Reload();
+    }
+
+    public Task<PassResult> PassAsync(bool explicitRequest = false) => Reconciler.RunPassAsync("test", explicitRequest);
+
+    public IReadOnlyCollection<string> Devices => Reader.Read().Devices.Keys.Order().ToList();
+
+    /// <summary>Makes a device the way a person would, behind gvtd's back.</summary>
+    public void CreateByHand(string uuid, string type) =>
+        Core.Write(SysfsRoot.CreateFile(Reader.Read().Parents[Gpu].SysfsPath, type), uuid);
+
+    /// <summary>Every entry of the simulated sysfs with its link target or contents, to compare whole trees.</summary>
+    public string TreeSnapshot()
+    {
+        var text = new StringBuilder();
+        foreach (var path in Directory.EnumerateFileSystemEntries(Core.Root.Root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            var info = new FileInfo(path);
+            text.Append(path).Append(" -> ").AppendLine(info.LinkTarget ?? (File.Exists(path) ? File.ReadAllText(path) : "<dir>"));
+        }
+        return text.ToString();
+    }
+
+    public string LedgerText => File.Exists(LedgerPath) ? File.ReadAllText(LedgerPath) : "<none>";
+
+    public sealed class RecordingWriter(ISysfsWriter inner) : ISysfsWriter
+    {
+        public List<(string Path, string Value)> Writes { get; } = [];
+
+        /// <summary>Creates of these UUIDs are refused with EINVAL, once each.</summary>
+        public HashSet<string> FailNextCreate { get; } = [];
+
+        public int CreatesOf(string uuid) => Writes.Count(w => w.Path.EndsWith("/create") && w.Value == uuid);
+
+        public void Write(string path, string value)
+        {
+            lock (Writes) Writes.Add((path, value));
+            if (path.EndsWith("/create") && FailNextCreate.Remove(value))
+                throw new KernelWriteException(path, Errno.EINVAL, "Invalid argument");
+            inner.Write(path, value);
+        }
+    }
+}

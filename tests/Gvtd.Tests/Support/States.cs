@@ -1,0 +1,26 @@
+using Gvtd.DesiredState;
+using Gvtd.Sysfs;
+
+namespace Gvtd.Tests.Support;
+
+/// <summary>Desired and observed states built in memory, for the planner.</summary>
+public static class States
+{
+    public static DesiredVGpu Want(string uuid, string type, string parent) =>
+        new(uuid, type, parent, null, new SourceLocation("/etc/gvtd/vgpus.yaml", 1, 1));
+
+    public static DesiredStateSnapshot Desired(PrunePolicy prune, params DesiredVGpu[] vgpus) =>
+        new(new Settings(TimeSpan.FromSeconds(60), prune), vgpus, []);
+
+    public static MdevParent Parent(string name, params (string Id, int Available)[] types) =>
+        new(name, $"/sys/devices/virtual/{name}", "drv",
+            types.Select(t => new MdevType(t.Id, t.Id, "", "vfio-pci", t.Available, null)).ToList());
+
+    public static MdevDevice Device(string uuid, string parent, string type, bool inUse = false) =>
+        new(uuid, parent, type, $"/sys/devices/virtual/{parent}/{uuid}", 0, inUse);
+
+    public static ObservedState Observed(IEnumerable<MdevParent> parents, params MdevDevice[] devices) =>
+        new(parents.ToDictionary(p => p.Name), devices.ToDictionary(d => d.Uuid), []);
+
+    public static HashSet<string> Owned(params string[] uuids) => [.. uuids];
+}
