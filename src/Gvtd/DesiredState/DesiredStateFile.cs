@@ -39,7 +39,8 @@ public static class DesiredStateFile
             return new(null, []);
         }
 
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
+        // An empty file, or one that is only "~" or "null", declares nothing.
+        if (stream.Documents.Count == 0 || IsNull(stream.Documents[0].RootNode))
             return new(null, []);
         if (stream.Documents.Count > 1)
             errors.Add(new(At(path, stream.Documents[1].RootNode.Start), "only one YAML document per file is allowed"));

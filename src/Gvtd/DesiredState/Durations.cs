@@ -12,6 +12,11 @@ public static class Durations
     {
         value = default;
         text = text.Trim();
+        if (text.Length > 0 && text.All(char.IsAsciiDigit))
+        {
+            error = $"'{text}' has no unit (write {text}s, or use m or h)";
+            return false;
+        }
         if (text.Length < 2 || !long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
         {
             error = $"'{text}' is not a duration (write a whole number with s, m or h, such as 60s, 5m or 1h)";

@@ -91,7 +91,7 @@ public sealed class DesiredStateFileValidationTests : IDisposable
     }
 
     [Theory]
-    [InlineData("60", "s, m or h")]
+    [InlineData("60", "has no unit (write 60s")]
     [InlineData("5x", "unknown unit")]
     [InlineData("0s", "out of range")]
     [InlineData("-1m", "is not a duration")]

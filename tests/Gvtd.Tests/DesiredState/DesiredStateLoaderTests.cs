@@ -99,6 +99,8 @@ public sealed class DesiredStateLoaderTests : IDisposable
     [InlineData("")]
     [InlineData("# only a comment\n")]
     [InlineData("\n\n")]
+    [InlineData("~\n")]
+    [InlineData("null\n")]
     public void Load_EmptyFile_IsEmptyState(string text)
     {
         var state = Load(_dir, text);
