@@ -2,6 +2,7 @@ using Gvtd.Applying;
 using Gvtd.Bus;
 using Gvtd.Commands;
 using Gvtd.DesiredState;
+using Gvtd.Systemd;
 using Gvtd.Logging;
 using Gvtd.Ownership;
 using Gvtd.Reconcile;
@@ -43,7 +44,7 @@ internal static class Program
     private static IHost BuildHost(GvtdOptions options, Serilog.Core.Logger logger)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddSystemd();
+        ServiceManager.Register(builder.Services);
         builder.Services.AddSerilog(logger);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);

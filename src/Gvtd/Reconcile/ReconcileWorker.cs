@@ -11,7 +11,7 @@ namespace Gvtd.Reconcile;
 /// one, and everyone who asked gets that pass's result. Stopping never removes anything.
 /// </summary>
 public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconciler, Applying.Applier applier,
-    ILogger<ReconcileWorker> logger) : BackgroundService
+    Systemd.ServiceManager serviceManager, ILogger<ReconcileWorker> logger) : BackgroundService
 {
     private sealed record Request(string Why, bool Reload, bool Explicit, TaskCompletionSource<PassResult>? Done);
 
@@ -69,29 +69,47 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
                 result = new PassResult(0, 0, 1, desired.Error);
             }
             foreach (var request in pending) request.Done?.TrySetResult(result);
+            ReportStatus();
 
             pending = await NextRequestsAsync(stop);
         }
     }
 
-    /// <summary>Waits for requests or the interval, then takes everything queued so far.</summary>
+    private void ReportStatus()
+    {
+        var now = reconciler.Current;
+        serviceManager.Status(now.ConfigError.Length > 0
+            ? $"Invalid desired state, keeping the last valid one; {now.Active} of {now.Desired} vGPUs active"
+            : $"{now.Active} of {now.Desired} vGPUs active" + (now.Failed > 0 ? $", {now.Failed} failed" : ""));
+    }
+
+    /// <summary>
+    /// Waits for requests or the interval, then takes everything queued so far. Wakes at least every
+    /// half watchdog period to tell systemd the loop is alive.
+    /// </summary>
     private async Task<List<Request>> NextRequestsAsync(CancellationToken stop)
     {
-        var interval = reconciler.Current.Settings.Interval;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        timeout.CancelAfter(interval);
+        var dueAt = DateTime.UtcNow + reconciler.Current.Settings.Interval;
         var taken = new List<Request>();
-        try
+        while (taken.Count == 0 && !stop.IsCancellationRequested)
         {
-            taken.Add(await _requests.Reader.ReadAsync(timeout.Token));
-        }
-        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
-        {
-            taken.Add(new Request("interval", Reload: false, Explicit: false, null));
-        }
-        catch (OperationCanceledException)
-        {
-            return taken;
+            serviceManager.WatchdogBeat();
+            var wait = dueAt - DateTime.UtcNow;
+            if (serviceManager.WatchdogInterval is { } watchdog && watchdog / 2 < wait) wait = watchdog / 2;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            timeout.CancelAfter(wait > TimeSpan.Zero ? wait : TimeSpan.Zero);
+            try
+            {
+                taken.Add(await _requests.Reader.ReadAsync(timeout.Token));
+            }
+            catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+            {
+                if (DateTime.UtcNow >= dueAt) taken.Add(new Request("interval", Reload: false, Explicit: false, null));
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
         }
         while (_requests.Reader.TryRead(out var more)) taken.Add(more);
         return taken;

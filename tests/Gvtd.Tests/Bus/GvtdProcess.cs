@@ -35,7 +35,7 @@ public sealed class GvtdProcess : IDisposable
     }
 
     /// <summary>Starts gvtd with the given main file and waits until its first pass is published.</summary>
-    public static GvtdProcess Start(string busAddress, string yaml, string? dir = null)
+    public static GvtdProcess Start(string busAddress, string yaml, string? dir = null, IDictionary<string, string>? environment = null)
     {
         dir ??= Directory.CreateTempSubdirectory("gvtd-daemon-").FullName;
         Directory.CreateDirectory(Path.Combine(dir, "etc"));
@@ -56,6 +56,8 @@ public sealed class GvtdProcess : IDisposable
         };
         psi.Environment["DBUS_SYSTEM_BUS_ADDRESS"] = busAddress;
         psi.Environment.Remove("JOURNAL_STREAM");
+        psi.Environment.Remove("NOTIFY_SOCKET");
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) psi.Environment[key] = value;
         var gvtd = new GvtdProcess(dir, busAddress, Process.Start(psi)!);
         gvtd.WaitUntil(() => gvtd.Property("State") is not null and not "starting" and not "reconciling", TimeSpan.FromSeconds(30));
         return gvtd;

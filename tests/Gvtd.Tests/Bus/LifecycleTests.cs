@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using Gvtd.Tests.Support;
+using static Gvtd.Tests.Bus.Yaml;
+
+namespace Gvtd.Tests.Bus;
+
+/// <summary>The daemon as systemd runs it: readiness, status, watchdog, signals, file changes.</summary>
+[Collection(SystemBusCollection.Name)]
+public sealed class LifecycleTests(SystemBusFixture bus)
+{
+    [Fact]
+    public void UnderServiceManager_SendsReadyStatusWatchdogAndStopping()
+    {
+        using var notify = new NotifySocket();
+        var watchdog = TimeSpan.FromMilliseconds(400);
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")), environment: new Dictionary<string, string>
+        {
+            ["NOTIFY_SOCKET"] = notify.Path,
+            ["WATCHDOG_USEC"] = (watchdog.Ticks / TimeSpan.TicksPerMicrosecond).ToString(),
+        });
+
+        Assert.True(notify.WaitFor(m => m == "READY=1", TimeSpan.FromSeconds(10)), "no READY=1");
+        Assert.True(notify.WaitFor(m => m == "STATUS=1 of 1 vGPUs active", TimeSpan.FromSeconds(10)), string.Join(", ", notify.Messages));
+        // With a 1 h interval the loop still wakes every half watchdog period to say it is alive.
+        Thread.Sleep(watchdog * 5);
+        Assert.True(notify.Count("WATCHDOG=1") >= 4, $"only {notify.Count("WATCHDOG=1")} WATCHDOG=1 in {watchdog * 5}");
+
+        gvtd.Signal("TERM");
+        Assert.True(gvtd.WaitForExit(TimeSpan.FromSeconds(5)), "did not exit within 5 s of SIGTERM");
+        Assert.True(notify.WaitFor(m => m == "STOPPING=1", TimeSpan.FromSeconds(1)), "no STOPPING=1");
+    }
+
+    [Fact]
+    public void Sigterm_ExitsCleanlyWithinFiveSecondsAndLeavesDevices()
+    {
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
+        var before = ManagerTests.Devices(gvtd);
+        var clock = Stopwatch.StartNew();
+
+        gvtd.Signal("TERM");
+
+        Assert.True(gvtd.WaitForExit(TimeSpan.FromSeconds(5)), "did not exit within 5 s of SIGTERM");
+        Assert.Equal(0, gvtd.ExitCode);
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(5));
+        Assert.Equal([A, B], before);
+        Assert.Equal(before, ManagerTests.Devices(gvtd));
+        Assert.Contains("left in place", gvtd.Log);
+    }
+
+    [Fact]
+    public void Sighup_ReloadsAndKeepsRunning()
+    {
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
+
+        gvtd.Signal("HUP");
+
+        gvtd.WaitUntil(() => gvtd.Log.Contains("Pass (SIGHUP)"), TimeSpan.FromSeconds(10));
+        Assert.Equal("idle", gvtd.Property("State")?.Trim('"'));
+    }
+
+    [Fact]
+    public void EditedFile_IsAppliedWithoutAnyCall()
+    {
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
+
+        // Editors save by writing a new file and renaming it over the old one.
+        File.WriteAllText(gvtd.ConfigPath + ".new", Of((A, "i915-GVTg_V5_4")));
+        File.Move(gvtd.ConfigPath + ".new", gvtd.ConfigPath, overwrite: true);
+
+        gvtd.WaitUntil(() => ManagerTests.Devices(gvtd).SequenceEqual([A]), TimeSpan.FromSeconds(10));
+        gvtd.WaitUntil(() => gvtd.Log.Contains("Pass (file change)"), TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public void DropInInRuntimeDir_IsPickedUp()
+    {
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
+
+        File.WriteAllText(Path.Combine(gvtd.RuntimeDir, "vgpus.d", "extra.yaml"),
+            $"vgpus:\n  - uuid: {B}\n    type: i915-GVTg_V5_8\n    parent: \"{Parent}\"\n");
+
+        gvtd.WaitUntil(() => ManagerTests.Devices(gvtd).Contains(B), TimeSpan.FromSeconds(10));
+    }
+}
