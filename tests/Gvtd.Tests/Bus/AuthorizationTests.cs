@@ -71,6 +71,20 @@ public sealed class AuthorizationTests(SystemBusFixture bus)
         Assert.Equal("org.gvtd.Gvtd1.manage", asked.Action);
     }
 
+    [Theory]
+    [InlineData("yes", 1u)]
+    [InlineData("no", 0u)]
+    public void Polkit_IsToldWhetherTheCallerAllowsInteractiveAuthorization(string allow, uint flags)
+    {
+        using var polkit = new FakePolkit(bus.Address) { Grant = true };
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
+
+        Busctl.Run(bus.Address, [$"--allow-interactive-authorization={allow}", "call", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager",
+            "org.gvtd.Gvtd1.Manager", "Reconcile"], asNobody: true).EnsureSuccess();
+
+        Assert.Equal(flags, Assert.Single(polkit.Asked).Flags);
+    }
+
     [Fact]
     public void Root_IsNotAskedAboutByPolkit()
     {
