@@ -20,7 +20,7 @@ public sealed class ServiceManager(ISystemdNotifier? notifier)
     {
         if (Environment.GetEnvironmentVariable("NOTIFY_SOCKET") is { Length: > 0 })
         {
-            services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
+            services.AddSingleton<ISystemdNotifier>(new ForgivingNotifier(new SystemdNotifier()));
             services.AddSingleton<IHostLifetime, SystemdLifetime>();
         }
         services.AddSingleton(sp => new ServiceManager(sp.GetService<ISystemdNotifier>()));

@@ -31,6 +31,26 @@ public sealed class LifecycleTests(SystemBusFixture bus)
     }
 
     [Fact]
+    public void ServiceManagerGoneAfterReady_DaemonCarriesOn()
+    {
+        var notify = new NotifySocket();
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")), environment: new Dictionary<string, string>
+        {
+            ["NOTIFY_SOCKET"] = notify.Path,
+        });
+        Assert.True(notify.WaitFor(m => m == "READY=1", TimeSpan.FromSeconds(10)), "no READY=1");
+
+        notify.Dispose();
+        Busctl.Run(bus.Address, "call", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager", "Reconcile").EnsureSuccess();
+        gvtd.Signal("TERM");
+
+        Assert.True(gvtd.WaitForExit(TimeSpan.FromSeconds(5)), "did not exit within 5 s of SIGTERM");
+        Assert.Equal(0, gvtd.ExitCode);
+        Assert.Contains("cannot notify the service manager", gvtd.Log);
+        Assert.DoesNotContain("   at ", gvtd.Log);
+    }
+
+    [Fact]
     public void Sigterm_ExitsCleanlyWithinFiveSecondsAndLeavesDevices()
     {
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
