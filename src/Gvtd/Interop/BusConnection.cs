@@ -237,19 +237,15 @@ public sealed unsafe class BusConnection : IDisposable
         int r = sd_bus_message_new_signal(Bus, out nint m, path, iface, member);
         if (r < 0)
             throw BusException.FromErrno(r, $"creating signal {iface}.{member} on {path}");
-        var writer = new MessageWriter(m);
         try
         {
-            body?.Invoke(writer);
-            if (writer.Depth != 0)
-                throw new InvalidOperationException($"Signal {iface}.{member} left {writer.Depth} container(s) open.");
+            MessageWriter.Fill(m, body, $"Signal {iface}.{member}");
             r = sd_bus_send(Bus, m, null);
             if (r < 0)
                 throw BusException.FromErrno(r, $"sending signal {iface}.{member}");
         }
         finally
         {
-            writer.Invalidate();
             sd_bus_message_unref(m);
         }
     });
@@ -269,12 +265,9 @@ public sealed unsafe class BusConnection : IDisposable
             int r = sd_bus_message_new_method_call(Bus, out nint m, destination, path, iface, member);
             if (r < 0)
                 throw BusException.FromErrno(r, $"creating call {destination} {path} {iface}.{member}");
-            var writer = new MessageWriter(m);
             try
             {
-                args?.Invoke(writer);
-                if (writer.Depth != 0)
-                    throw new InvalidOperationException($"Call {iface}.{member} left {writer.Depth} container(s) open.");
+                MessageWriter.Fill(m, args, $"Call {iface}.{member}");
                 var pending = new PendingCall(this, onReply);
                 pending.Handle = GCHandle.Alloc(pending);
                 // NULL slot => floating: sd-bus frees it after the callback; the handle is freed in CompletePendingCall.
@@ -288,7 +281,6 @@ public sealed unsafe class BusConnection : IDisposable
             }
             finally
             {
-                writer.Invalidate();
                 sd_bus_message_unref(m);
             }
         });

@@ -17,6 +17,25 @@ public sealed unsafe class MessageWriter
 
     internal void Invalidate() => _m = 0;
 
+    /// <summary>
+    /// Lets <paramref name="body"/> write into message <paramref name="m"/>, insists it closed every container it
+    /// opened (an open one would send a malformed message), and leaves no writer pointing at m afterwards.
+    /// </summary>
+    internal static void Fill(nint m, Action<MessageWriter>? body, string what)
+    {
+        var writer = new MessageWriter(m);
+        try
+        {
+            body?.Invoke(writer);
+            if (writer.Depth != 0)
+                throw new InvalidOperationException($"{what} left {writer.Depth} container(s) open.");
+        }
+        finally
+        {
+            writer.Invalidate();
+        }
+    }
+
     /// <summary>Containers opened but not yet closed; the owner checks this is 0 before sending.</summary>
     internal int Depth => _depth;
 

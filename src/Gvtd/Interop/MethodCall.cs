@@ -111,12 +111,9 @@ public sealed unsafe class MethodCall : IDisposable
             int r = sd_bus_message_new_method_return(_m, out nint reply);
             if (r < 0)
                 throw BusException.FromErrno(r, $"creating the reply to {Interface}.{Member}");
-            var writer = new MessageWriter(reply);
             try
             {
-                body?.Invoke(writer);
-                if (writer.Depth != 0)
-                    throw new InvalidOperationException($"Reply to {Interface}.{Member} left {writer.Depth} container(s) open.");
+                MessageWriter.Fill(reply, body, $"Reply to {Interface}.{Member}");
                 r = sd_bus_send(0, reply, null);
                 if (r < 0)
                     throw BusException.FromErrno(r, $"sending the reply to {Interface}.{Member}");
@@ -129,7 +126,6 @@ public sealed unsafe class MethodCall : IDisposable
             }
             finally
             {
-                writer.Invalidate();
                 sd_bus_message_unref(reply);
             }
         }

@@ -215,17 +215,8 @@ internal static unsafe class SdBusTrampolines
             name = Utf8Z.Read(property) ?? "";
             if (!reg.Interface.TryGetProperty(name, out var entry))
                 return SetError(retError, BusErrors.UnknownProperty, $"Unknown property {name}.");
-            var writer = new MessageWriter(reply);
-            try
-            {
-                entry.Get(Utf8Z.Read(path) ?? "", writer);
-                if (writer.Depth != 0)
-                    throw new InvalidOperationException($"Getter of property {name} left {writer.Depth} container(s) open.");
-            }
-            finally
-            {
-                writer.Invalidate();
-            }
+            var objectPath = Utf8Z.Read(path) ?? "";
+            MessageWriter.Fill(reply, writer => entry.Get(objectPath, writer), $"Getter of property {name}");
             return 1;
         }
         catch (BusException e)

@@ -52,8 +52,8 @@ public sealed class Reconciler(
         var outcomes = await applier.ApplyAsync(plan, observed.Parents);
         Record(outcomes);
 
-        // Look again: the planned picture after the writes is what the status reports.
-        var after = reader.Read();
+        // Look again after any write: the picture after the writes is what the status reports.
+        var after = outcomes.Count == 0 ? observed : reader.Read();
         ForgetStale(state, after);
         var nextPlan = WithBackoff(Planner.Plan(state, after, ledger.Owned));
         var result = new PassResult(
