@@ -18,6 +18,8 @@ public static class CommandLine
           --state-dir DIR     where the ledger of devices gvtd created lives (default /var/lib/gvtd)
           --runtime-dir DIR   runtime directory (default /run/gvtd)
           --sysfs-root DIR    sysfs mount point (default /sys)
+          --proc-root DIR     procfs mount point, read to see which devices VMs hold (default /proc)
+          --dev-root DIR      devtmpfs mount point, where /dev/vfio is watched (default /dev)
           --bus BUS           D-Bus to serve on: system, user or none (default system;
                               with --simulate: user, or none if no user bus is reachable)
           --simulate          run against a simulated GVT-g GPU (0000:00:02.0) instead of the
@@ -60,6 +62,8 @@ public static class CommandLine
                     case "--state-dir": state = Value(); break;
                     case "--runtime-dir": runtime = Value(); break;
                     case "--sysfs-root": options = options with { SysfsRoot = Value() }; break;
+                    case "--proc-root": options = options with { ProcRoot = Value() }; break;
+                    case "--dev-root": options = options with { DevRoot = Value() }; break;
                     case "--simulate": options = options with { Simulate = true }; break;
                     case "--bus":
                         var bus = Value();

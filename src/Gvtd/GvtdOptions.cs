@@ -11,6 +11,7 @@ public sealed record GvtdOptions
     /// <summary>Null means /sys, or with --simulate a simulated tree in the runtime directory.</summary>
     public string? SysfsRoot { get; init; }
     public string ProcRoot { get; init; } = "/proc";
+    public string DevRoot { get; init; } = "/dev";
     public bool Simulate { get; init; }
     public BusChoice Bus { get; init; } = BusChoice.Default;
     /// <summary>How long a sysfs write may take before it is reported as stuck.</summary>

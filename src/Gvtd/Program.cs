@@ -52,7 +52,7 @@ internal static class Program
         var sysfsRoot = new SysfsRoot(options.EffectiveSysfsRoot);
         builder.Services.AddSingleton(sysfsRoot);
         builder.Services.AddSingleton(CreateWriter(options, logger));
-        builder.Services.AddSingleton(new VfioUsers(options.ProcRoot));
+        builder.Services.AddSingleton(new VfioUsers(options.ProcRoot, options.DevRoot));
         builder.Services.AddSingleton<SysfsReader>();
         builder.Services.AddSingleton(sp => new Applier(sp.GetRequiredService<ISysfsWriter>(), options.WriteTimeout, sp.GetRequiredService<ILogger<Applier>>()));
         builder.Services.AddSingleton(new DesiredStateLoader(options.ConfigPath, options.RuntimeDir));

@@ -7,7 +7,6 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AOT_DIR = os.path.join(REPO, "artifacts", "aot")
 GVTD = os.path.join(AOT_DIR, "gvtd")
 NAME, MANAGER, IFACE = "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def publish():
@@ -61,10 +60,30 @@ class Gvtd:
             kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
         return kib / 1024
 
-    def cpu_ms(self):
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 1000 / CLK_TCK  # utime + stime
+    def thread_times(self):
+        """Run time per thread in ns (schedstat), for all threads alive now."""
+        times = {}
+        for task in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                with open(f"/proc/{self.pid}/task/{task}/schedstat") as f:
+                    times[task] = int(f.read().split()[0])
+            except FileNotFoundError:
+                pass  # a thread that ended while we looked
+        return times
+
+    def idle_cpu_ms(self, seconds):
+        """
+        CPU used over a window, in ns precision. utime/stime count 10 ms ticks (too coarse for a
+        daemon that should use under 10 ms a minute), and schedstat loses a thread's time when the
+        thread ends, so every thread is sampled often and its growth summed; a thread that appears
+        during the window counts from zero.
+        """
+        first, last = self.thread_times(), {}
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            last.update(self.thread_times())
+        return sum(ns - first.get(tid, 0) for tid, ns in last.items()) / 1e6
 
     def stop(self):
         self.proc.terminate()
@@ -74,8 +93,10 @@ class Gvtd:
 
 def simulated(tmp, run):
     d = os.path.join(tmp, f"sim{run}")
+    # As on a host with vfio loaded: /dev/vfio exists, so VFIO users are looked for in the real /proc.
+    os.makedirs(f"{d}/dev/vfio")
     return ["--simulate", "--config", os.path.join(REPO, "config", "vgpus.yaml"), "--state-dir", f"{d}/state",
-            "--runtime-dir", f"{d}/run", "--sysfs-root", f"{d}/sys"]
+            "--runtime-dir", f"{d}/run", "--sysfs-root", f"{d}/sys", "--dev-root", f"{d}/dev"]
 
 
 def fake_tree(root, parents=8, devices=1000, present=True):
@@ -179,18 +200,17 @@ def main():
             rows.append(("resident memory after 10,000 D-Bus calls", f"{rss:.1f} MB", "< 40 MB", rss < 40))
 
             time.sleep(2)
-            before = g.cpu_ms()
-            time.sleep(idle_seconds)
-            idle = (g.cpu_ms() - before) * 60 / idle_seconds
-            rows.append((f"CPU time idle, per minute (over {idle_seconds} s)", f"{idle:.0f} ms", "< 10 ms", idle < 10))
+            idle = g.idle_cpu_ms(idle_seconds) * 60 / idle_seconds
+            rows.append((f"CPU time idle, per minute (over {idle_seconds} s)", f"{idle:.1f} ms", "< 10 ms", idle < 10))
             g.stop()
 
             for present, label in ((True, "pass over 1,000 declared devices, all present"), (False, "pass over 1,000 declared devices, all created")):
                 root = os.path.join(tmp, f"tree-{present}")
                 declared = fake_tree(f"{root}/sys", present=present)
                 write_yaml(f"{root}/vgpus.yaml", declared)
+                os.makedirs(f"{root}/dev/vfio")
                 g = Gvtd(tmp, bus, ["--config", f"{root}/vgpus.yaml", "--state-dir", f"{root}/state",
-                                    "--runtime-dir", f"{root}/run", "--sysfs-root", f"{root}/sys"])
+                                    "--runtime-dir", f"{root}/run", "--sysfs-root", f"{root}/sys", "--dev-root", f"{root}/dev"])
                 manager = dbus.bus.BusConnection(bus.address).get_object(NAME, MANAGER)
                 ms = reconcile_ms(manager)
                 rows.append((label + " (8 parents, tmpfs)", f"{ms:.0f} ms", "< 1000 ms", ms < 1000))

@@ -69,7 +69,7 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
         if (!managed.IsManaged(declaration.Source.File))
             throw new CommandException(CommandError.NotOwned,
                 $"vGPU {uuid} is declared in {declaration.Source.File} line {declaration.Source.Line}; edit that file to remove it");
-        if (reader.Read().Devices.TryGetValue(uuid, out var device) && device.InUse)
+        if (reader.Read(freshUsers: true).Devices.TryGetValue(uuid, out var device) && device.InUse)
             throw new CommandException(CommandError.InUse, $"vGPU {uuid} is in use by a VM; shut the VM down, then remove it");
 
         await managed.RemoveAsync(uuid, declaration.Source.File);

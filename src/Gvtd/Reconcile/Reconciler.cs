@@ -49,6 +49,12 @@ public sealed class Reconciler(
         foreach (var warning in observed.Warnings) logger.LogWarning("sysfs: {Warning}", warning);
 
         var plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned));
+        if (plan.Any(a => a.Kind is ActionKind.Remove or ActionKind.Recreate))
+        {
+            // About to destroy something: decide on a fresh look at who holds what, not a cached one.
+            observed = reader.Read(freshUsers: true);
+            plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned));
+        }
         var outcomes = await applier.ApplyAsync(plan, observed.Parents);
         Record(outcomes);
 

@@ -9,11 +9,12 @@ namespace Gvtd.Sysfs;
 /// </summary>
 public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
 {
-    public ObservedState Read()
+    /// <param name="freshUsers">Rescan /proc for VFIO users even if nothing was seen to change (before any removal).</param>
+    public ObservedState Read(bool freshUsers = false)
     {
         var warnings = new List<string>();
         var parents = ReadParents(warnings);
-        var users = vfioUsers.Read();
+        var users = vfioUsers.Read(freshUsers);
         var devices = ReadDevices(users, warnings);
         return new ObservedState(parents, devices, warnings);
     }

@@ -4,12 +4,46 @@ namespace Gvtd.Sysfs;
 /// Which VFIO groups and devices some process holds open, read from /proc/*/fd. QEMU holds
 /// /dev/vfio/N (the IOMMU group) and, with iommufd, /dev/vfio/devices/vfioN; while it does, a
 /// remove write blocks in the kernel, so gvtd treats either as "in use" and never removes the device.
+///
+/// Scanning every process's fds is the costliest part of an idle pass, so the result is kept until
+/// an inotify watch on /dev/vfio sees a file there opened or closed (a process exiting closes its
+/// files too). Removal decisions never rely on that: they ask for a fresh scan.
 /// </summary>
-public sealed class VfioUsers(string procRoot)
+public sealed class VfioUsers(string procRoot, string devRoot) : IDisposable
 {
     public sealed record Snapshot(IReadOnlySet<int> Groups, IReadOnlySet<string> DeviceNodes, bool Complete);
 
-    public Snapshot Read()
+    private static readonly Snapshot Nobody = new(new HashSet<int>(), new HashSet<string>(), Complete: true);
+    private readonly object _lock = new();
+    private Interop.OpenCloseWatch? _watch;
+    private long _seenChanges = -1;
+    private Snapshot? _last;
+
+    public Snapshot Read(bool fresh = false)
+    {
+        var vfio = Path.Combine(devRoot, "vfio");
+        lock (_lock)
+        {
+            // Without /dev/vfio the vfio module is not loaded: no process can hold a group.
+            if (!Directory.Exists(vfio))
+            {
+                _watch?.Dispose();
+                _watch = null;
+                _last = null;
+                return Nobody;
+            }
+            _watch ??= Interop.OpenCloseWatch.TryStart([vfio, Path.Combine(vfio, "devices")]);
+            var changes = _watch?.Changes;
+            if (!fresh && _last is not null && changes is not null && changes == _seenChanges)
+                return _last;
+            // Read the count before scanning, so an open during the scan causes another scan next time.
+            _seenChanges = changes ?? -1;
+            _last = Scan();
+            return _last;
+        }
+    }
+
+    private Snapshot Scan()
     {
         var groups = new HashSet<int>();
         var nodes = new HashSet<string>(StringComparer.Ordinal);
@@ -23,29 +57,25 @@ public sealed class VfioUsers(string procRoot)
         {
             return new(groups, nodes, Complete: false);
         }
+        var targets = new List<string>();
         foreach (var process in processes)
         {
             if (!char.IsAsciiDigit(Path.GetFileName(process)[0])) continue;
-            try
-            {
-                foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(process, "fd")))
-                {
-                    var target = new FileInfo(fd).LinkTarget;
-                    if (target is null || !target.StartsWith("/dev/vfio/", StringComparison.Ordinal)) continue;
-                    var rest = target["/dev/vfio/".Length..];
-                    if (int.TryParse(rest, out var group)) groups.Add(group);
-                    else if (rest.StartsWith("devices/", StringComparison.Ordinal)) nodes.Add(rest["devices/".Length..]);
-                }
-            }
-            catch (UnauthorizedAccessException)
-            {
-                complete = false; // not root: we cannot see other users' processes
-            }
-            catch (IOException)
-            {
-                // the process exited while we looked
-            }
+            // Not root: other users' processes cannot be seen, so "not in use" would be a guess.
+            if (Interop.LinkDirectory.ReadTargets(Path.Combine(process, "fd"), "/dev/vfio/"u8, targets) == Interop.LinkDirectory.Result.Denied)
+                complete = false;
+        }
+        foreach (var target in targets)
+        {
+            var rest = target["/dev/vfio/".Length..];
+            if (int.TryParse(rest, out var group)) groups.Add(group);
+            else if (rest.StartsWith("devices/", StringComparison.Ordinal)) nodes.Add(rest["devices/".Length..]);
         }
         return new(groups, nodes, complete);
+    }
+
+    public void Dispose()
+    {
+        lock (_lock) _watch?.Dispose();
     }
 }

@@ -120,6 +120,29 @@ public sealed class ReconcilerTests : IDisposable
     }
 
     [Fact]
+    public async Task RunPassAsync_DeclarationDroppedWhileAVmTookTheDevice_KeepsIt_EvenWithAStaleCache()
+    {
+        Directory.CreateDirectory(_dir.Combine("dev", "vfio")); // vfio is loaded
+        var host = new SimulatedHost(_dir);
+        host.Configure(Config((U1, "i915-GVTg_V5_4")));
+        await host.PassAsync();
+        var group = host.Reader.Read().Devices[U1].IommuGroup;
+        // A VM takes the device; nothing under dev/vfio is touched, so the cached scan says "free".
+        Directory.CreateDirectory(_dir.Combine("proc", "4242", "fd"));
+        File.CreateSymbolicLink(_dir.Combine("proc", "4242", "fd", "5"), $"/dev/vfio/{group}");
+        Assert.False(host.Reader.Read().Devices[U1].InUse);
+
+        host.Configure(Config());
+        var result = await host.PassAsync();
+
+        Assert.Equal(0, result.Removed);
+        Assert.Contains(U1, host.Devices);
+        var status = Assert.Single(host.Reconciler.Current.VGpus, v => v.Uuid == U1);
+        Assert.True(status.InUse);
+        Assert.Equal(VGpuState.Removing, status.State);
+    }
+
+    [Fact]
     public async Task RunPassAsync_FailedCreate_IsRetriedOnlyAfterBackoffOrAnExplicitPass()
     {
         var host = new SimulatedHost(_dir);

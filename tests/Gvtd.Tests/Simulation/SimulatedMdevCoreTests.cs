@@ -16,7 +16,7 @@ public sealed class SimulatedMdevCoreTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private ObservedState Read() => new SysfsReader(_core.Root, new VfioUsers(_dir.Combine("proc"))).Read();
+    private ObservedState Read() => new SysfsReader(_core.Root, new VfioUsers(_dir.Combine("proc"), _dir.Combine("dev"))).Read();
 
     private string CreateFile(string type) => SysfsRoot.CreateFile(Read().Parents[Gpu].SysfsPath, type);
 
@@ -149,7 +149,7 @@ public sealed class SimulatedMdevCoreTests : IDisposable
         var availableBefore = Read().Parents[Gpu].Types.Select(t => t.AvailableInstances).ToList();
 
         var reopened = SimulatedMdevCore.Open(_dir.Combine("sys"));
-        var observed = new SysfsReader(reopened.Root, new VfioUsers(_dir.Combine("proc"))).Read();
+        var observed = new SysfsReader(reopened.Root, new VfioUsers(_dir.Combine("proc"), _dir.Combine("dev"))).Read();
 
         Assert.Equal("i915-GVTg_V5_4", observed.Devices[U1].Type);
         Assert.Equal(availableBefore, observed.Parents[Gpu].Types.Select(t => t.AvailableInstances));
@@ -157,7 +157,7 @@ public sealed class SimulatedMdevCoreTests : IDisposable
         Assert.Equal(Errno.EEXIST, Assert.Throws<KernelWriteException>(
             () => reopened.Write(SysfsRoot.CreateFile(observed.Parents[Gpu].SysfsPath, "i915-GVTg_V5_8"), U1)).Errno);
         reopened.Write(SysfsRoot.RemoveFile(observed.Devices[U1].SysfsPath), "1");
-        Assert.Empty(new SysfsReader(reopened.Root, new VfioUsers(_dir.Combine("proc"))).Read().Devices);
+        Assert.Empty(new SysfsReader(reopened.Root, new VfioUsers(_dir.Combine("proc"), _dir.Combine("dev"))).Read().Devices);
     }
 
     [Fact]

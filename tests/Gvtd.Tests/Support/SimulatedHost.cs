@@ -20,7 +20,7 @@ public sealed class SimulatedHost
         Dir = dir;
         Core = SimulatedMdevCore.Open(dir.Combine("sys"));
         Writer = new RecordingWriter(Core);
-        Reader = new SysfsReader(Core.Root, new VfioUsers(dir.Combine("proc")));
+        Reader = new SysfsReader(Core.Root, new VfioUsers(dir.Combine("proc"), dir.Combine("dev")));
         Store = new DesiredStateStore(Yaml.Loader(dir), NullLogger<DesiredStateStore>.Instance);
         Ledger = OwnershipLedger.Load(dir.Combine("state"), _ => { });
         var applier = new Applier(Writer, TimeSpan.FromSeconds(5), NullLogger<Applier>.Instance);

@@ -26,10 +26,14 @@ public sealed class SysfsTree
         Directory.CreateDirectory(Path.Combine(root, "class", "mdev_bus"));
         Directory.CreateDirectory(Path.Combine(root, "bus", "mdev", "devices"));
         Directory.CreateDirectory(procRoot);
+        // A loaded vfio module: /dev/vfio exists, so VFIO users are looked for.
+        DevRoot = Path.Combine(Path.GetDirectoryName(procRoot)!, "dev");
+        Directory.CreateDirectory(Path.Combine(DevRoot, "vfio"));
     }
 
     public string Root { get; }
     public string ProcRoot { get; }
+    public string DevRoot { get; }
 
     public string Full(string relative) => Path.Combine(Root, relative);
 

@@ -13,7 +13,7 @@ public sealed class SysfsReaderTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private ObservedState Read() => new SysfsReader(new SysfsRoot(_tree.Root), new VfioUsers(_tree.ProcRoot)).Read();
+    private ObservedState Read() => new SysfsReader(new SysfsRoot(_tree.Root), new VfioUsers(_tree.ProcRoot, _tree.DevRoot)).Read();
 
     [Fact]
     public void Read_MttyReferenceLayout_FindsParentAndTypes()
@@ -183,7 +183,7 @@ public sealed class SysfsReaderTests : IDisposable
     [Fact]
     public void Read_MissingRoot_IsEmptyWithoutException()
     {
-        var observed = new SysfsReader(new SysfsRoot(_dir.Combine("nothing")), new VfioUsers(_dir.Combine("noproc"))).Read();
+        var observed = new SysfsReader(new SysfsRoot(_dir.Combine("nothing")), new VfioUsers(_dir.Combine("noproc"), _dir.Combine("nodev"))).Read();
 
         Assert.Empty(observed.Parents);
         Assert.Empty(observed.Devices);

@@ -1,0 +1,65 @@
+using Gvtd.Sysfs;
+using Gvtd.Tests.Support;
+
+namespace Gvtd.Tests.Sysfs;
+
+/// <summary>The /proc scan is cached until /dev/vfio sees an open or close; removals always rescan.</summary>
+public sealed class VfioUsersTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private string Proc => _dir.Combine("proc");
+    private string Dev => _dir.Combine("dev");
+
+    public VfioUsersTests() => Directory.CreateDirectory(Proc);
+
+    public void Dispose() => _dir.Dispose();
+
+    private void Hold(int pid, string target)
+    {
+        var fd = Path.Combine(Proc, pid.ToString(), "fd");
+        Directory.CreateDirectory(fd);
+        File.CreateSymbolicLink(Path.Combine(fd, "4"), target);
+    }
+
+    [Fact]
+    public void Read_WithoutDevVfio_NobodyHoldsAnything()
+    {
+        Hold(1234, "/dev/vfio/0");
+        using var users = new VfioUsers(Proc, Dev);
+
+        var snapshot = users.Read(fresh: true);
+
+        Assert.Empty(snapshot.Groups);
+        Assert.True(snapshot.Complete);
+    }
+
+    [Fact]
+    public void Read_NothingOpenedOrClosed_ReusesTheLastScan_ButFreshRescans()
+    {
+        Directory.CreateDirectory(Path.Combine(Dev, "vfio"));
+        using var users = new VfioUsers(Proc, Dev);
+        Assert.Empty(users.Read().Groups);
+
+        Hold(1234, "/dev/vfio/7"); // appears in /proc without anything in /dev/vfio being touched
+
+        Assert.Empty(users.Read().Groups);
+        Assert.Equal([7], users.Read(fresh: true).Groups);
+    }
+
+    [Fact]
+    public void Read_AfterAFileInDevVfioIsOpened_ScansAgain()
+    {
+        var vfio = Path.Combine(Dev, "vfio");
+        Directory.CreateDirectory(vfio);
+        File.WriteAllText(Path.Combine(vfio, "7"), "");
+        using var users = new VfioUsers(Proc, Dev);
+        Assert.Empty(users.Read().Groups);
+
+        Hold(1234, "/dev/vfio/7");
+        File.ReadAllText(Path.Combine(vfio, "7")); // what QEMU's open does to the watch
+
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (users.Read().Groups.Count == 0 && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        Assert.Equal([7], users.Read().Groups);
+    }
+}
