@@ -16,13 +16,15 @@ public sealed unsafe partial class OpenCloseWatch : IDisposable
         | 0x100 /* IN_CREATE */ | 0x200 /* IN_DELETE */ | 0x400 /* IN_DELETE_SELF */ | 0x800 /* IN_MOVE_SELF */;
 
     private readonly int _fd;
+    private readonly int _wake;
     private readonly Thread _thread;
     private volatile bool _disposed;
     private long _changes;
 
-    private OpenCloseWatch(int fd)
+    private OpenCloseWatch(int fd, int wake)
     {
         _fd = fd;
+        _wake = wake;
         _thread = new Thread(Loop) { Name = "gvtd-vfio-watch", IsBackground = true };
         _thread.Start();
     }
@@ -36,7 +38,8 @@ public sealed unsafe partial class OpenCloseWatch : IDisposable
         var fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (fd < 0) return null;
         var watched = directories.Count(dir => Directory.Exists(dir) && inotify_add_watch(fd, dir, Mask) >= 0);
-        if (watched > 0) return new OpenCloseWatch(fd);
+        var wake = watched > 0 ? Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC) : -1;
+        if (wake >= 0) return new OpenCloseWatch(fd, wake);
         Libc.close(fd);
         return null;
     }
@@ -44,20 +47,26 @@ public sealed unsafe partial class OpenCloseWatch : IDisposable
     private void Loop()
     {
         var buffer = stackalloc byte[4096];
-        var poll = new Libc.PollFd { Fd = _fd, Events = Libc.POLLIN };
+        var fds = stackalloc Libc.PollFd[2];
+        fds[0] = new Libc.PollFd { Fd = _fd, Events = Libc.POLLIN };
+        fds[1] = new Libc.PollFd { Fd = _wake, Events = Libc.POLLIN };
         while (!_disposed)
         {
-            if (Libc.poll(&poll, 1, 1000) <= 0) continue;
+            if (Libc.poll(fds, 2, -1) <= 0) continue;
             var drained = false;
             while (Libc.read(_fd, buffer, 4096) > 0) drained = true;
             if (drained) Interlocked.Increment(ref _changes);
         }
         Libc.close(_fd);
+        Libc.close(_wake);
     }
 
     public void Dispose()
     {
+        if (_disposed) return;
         _disposed = true;
+        ulong one = 1;
+        Libc.write(_wake, &one, sizeof(ulong));
         _thread.Join(TimeSpan.FromSeconds(2));
     }
 
