@@ -14,8 +14,10 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
     {
         var warnings = new List<string>();
         var parents = ReadParents(warnings);
-        var users = vfioUsers.Read(freshUsers);
-        var devices = ReadDevices(users, warnings);
+        var links = SafeEntries(root.MdevDevices).ToList();
+        // No mediated device, nothing a VM could hold: spare the /proc scan.
+        var users = links.Count == 0 ? NoUsers : vfioUsers.Read(freshUsers);
+        var devices = ReadDevices(links, users, warnings);
         return new ObservedState(parents, devices, warnings);
     }
 
@@ -65,10 +67,12 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
         }
     }
 
-    private Dictionary<string, MdevDevice> ReadDevices(VfioUsers.Snapshot users, List<string> warnings)
+    private static readonly VfioUsers.Snapshot NoUsers = new(new HashSet<int>(), new HashSet<string>(), Complete: true);
+
+    private static Dictionary<string, MdevDevice> ReadDevices(List<string> links, VfioUsers.Snapshot users, List<string> warnings)
     {
         var devices = new Dictionary<string, MdevDevice>(StringComparer.Ordinal);
-        foreach (var link in SafeEntries(root.MdevDevices))
+        foreach (var link in links)
         {
             var uuid = Path.GetFileName(link);
             try

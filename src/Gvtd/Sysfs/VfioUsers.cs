@@ -7,16 +7,17 @@ namespace Gvtd.Sysfs;
 ///
 /// Scanning every process's fds is the costliest part of an idle pass, so the result is kept until
 /// an inotify watch on /dev/vfio sees a file there opened or closed (a process exiting closes its
-/// files too). Removal decisions never rely on that: they ask for a fresh scan.
+/// files too). Without a live watch (no /dev/vfio visible here: vfio not loaded, or a sandbox's
+/// private /dev) every read scans; absence of /dev/vfio is never taken to mean "nobody". Removal
+/// decisions never rely on the cache at all: they ask for a fresh scan.
 /// </summary>
 public sealed class VfioUsers(string procRoot, string devRoot) : IDisposable
 {
     public sealed record Snapshot(IReadOnlySet<int> Groups, IReadOnlySet<string> DeviceNodes, bool Complete);
 
-    private static readonly Snapshot Nobody = new(new HashSet<int>(), new HashSet<string>(), Complete: true);
     private readonly object _lock = new();
     private Interop.OpenCloseWatch? _watch;
-    private long _seenChanges = -1;
+    private long _seenChanges;
     private Snapshot? _last;
 
     public Snapshot Read(bool fresh = false)
@@ -24,22 +25,24 @@ public sealed class VfioUsers(string procRoot, string devRoot) : IDisposable
         var vfio = Path.Combine(devRoot, "vfio");
         lock (_lock)
         {
-            // Without /dev/vfio the vfio module is not loaded: no process can hold a group.
             if (!Directory.Exists(vfio))
             {
+                // A watch on a directory that is gone never fires again: drop it, and scan.
                 _watch?.Dispose();
                 _watch = null;
-                _last = null;
-                return Nobody;
             }
-            _watch ??= Interop.OpenCloseWatch.TryStart([vfio, Path.Combine(vfio, "devices")]);
-            var changes = _watch?.Changes;
-            if (!fresh && _last is not null && changes is not null && changes == _seenChanges)
+            else
+            {
+                _watch ??= Interop.OpenCloseWatch.TryStart([vfio, Path.Combine(vfio, "devices")]);
+            }
+            if (_watch is null)
+                return _last = Scan();
+            var changes = _watch.Changes;
+            if (!fresh && _last is not null && changes == _seenChanges)
                 return _last;
-            // Read the count before scanning, so an open during the scan causes another scan next time.
-            _seenChanges = changes ?? -1;
-            _last = Scan();
-            return _last;
+            // Take the count before scanning, so an open during the scan causes another scan next time.
+            _seenChanges = changes;
+            return _last = Scan();
         }
     }
 

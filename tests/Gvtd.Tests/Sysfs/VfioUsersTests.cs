@@ -22,15 +22,29 @@ public sealed class VfioUsersTests : IDisposable
     }
 
     [Fact]
-    public void Read_WithoutDevVfio_NobodyHoldsAnything()
+    public void Read_WithoutDevVfioInSight_ScansEveryTime()
     {
-        Hold(1234, "/dev/vfio/0");
+        // As under PrivateDevices=yes: the host's /dev/vfio is not visible, yet VMs hold groups.
         using var users = new VfioUsers(Proc, Dev);
+        Assert.Empty(users.Read().Groups);
 
-        var snapshot = users.Read(fresh: true);
+        Hold(1234, "/dev/vfio/0");
 
-        Assert.Empty(snapshot.Groups);
-        Assert.True(snapshot.Complete);
+        Assert.Equal([0], users.Read().Groups);
+    }
+
+    [Fact]
+    public void Read_DevVfioGoneAfterAWatch_ScansAgainInsteadOfTrustingTheDeadWatch()
+    {
+        var vfio = Path.Combine(Dev, "vfio");
+        Directory.CreateDirectory(vfio);
+        using var users = new VfioUsers(Proc, Dev);
+        Assert.Empty(users.Read().Groups);
+        Directory.Delete(vfio);
+
+        Hold(1234, "/dev/vfio/3");
+
+        Assert.Equal([3], users.Read().Groups);
     }
 
     [Fact]
