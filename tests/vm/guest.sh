@@ -110,6 +110,14 @@ start_gvtd() {
     wait_until 20 "gvtd serves D-Bus and has finished its first pass" gvtd_done_first_pass
 }
 
+# A scenario that failed half way must not leave its VFIO holder to confuse the next ones.
+stop_holder() {
+    local pid
+    pid=$(cat "$WORK/holder.pid" 2>/dev/null) || return 0
+    if is_running "$pid"; then kill "$pid"; fi
+    rm -f "$WORK/holder.pid"
+}
+
 ensure_gvtd() { gvtd_running || start_gvtd; }
 
 signal_gvtd() { kill "-$1" "$(gvtd_pid)"; }
@@ -258,8 +266,7 @@ held_device_not_removed() {
     reconcile > /dev/null
     wait_until 10 "$V exists" device_exists "$V"
     "$HOLD" "$V" > "$WORK/hold.out" 2>&1 &
-    local holder=$!
-    echo "$holder" > "$WORK/holder.pid"
+    echo $! > "$WORK/holder.pid"
     wait_until 10 "the VFIO holder has the device" grep -q holding "$WORK/hold.out"
     local mark
     mark=$(log_size)
@@ -277,10 +284,17 @@ held_device_not_removed() {
         sleep 1
     done
     echo "slowest get-property while held: ${worst} ms"
-    [ "$(vgpu_prop "$V" State)" = blocked ] || fail "$V is '$(vgpu_prop "$V" State)' while held, want blocked"
+    # Undeclared and waiting for its VM, the device reads as "removing" (or "blocked"), InUse, with
+    # a reason that says why it has not gone yet.
+    local state reason
+    state=$(vgpu_prop "$V" State)
+    reason=$(vgpu_prop "$V" LastError)
+    echo "V while held: state $state, reason: $reason"
+    [[ $state == removing || $state == blocked ]] || fail "$V is '$state' while held, want removing or blocked"
     [ "$(vgpu_prop "$V" InUse)" = true ] || fail "$V is not reported InUse while held"
+    [[ $reason == *"in use"* ]] || fail "$V's LastError does not say it is in use: '$reason'"
     if log_since "$mark" | grep -q "did not return within"; then fail "gvtd wrote remove to the held device (stuck write)"; fi
-    kill "$holder"
+    stop_holder
     wait_until 15 "$V is removed after its holder exits" device_gone "$V"
     wait_until 5 "$V leaves the ledger" eval "! in_ledger $V"
 }
@@ -330,7 +344,14 @@ unprivileged_refused_reconcile() {
         fail "an unprivileged Reconcile succeeded: $(cat "$WORK/nobody.out")"
     fi
     cat "$WORK/nobody.err"
-    grep -q "needs root" "$WORK/nobody.err" || fail "the refusal does not say it needs root: $(cat "$WORK/nobody.err")"
+    # busctl prints AccessDenied as just "Access denied", whatever the message; dbus-send shows the
+    # error name and gvtd's own words, which tells gvtd's refusal apart from a bus policy one.
+    grep -q "Access denied" "$WORK/nobody.err" || fail "busctl's refusal is not Access denied: $(cat "$WORK/nobody.err")"
+    "${nobody[@]}" dbus-send --system --print-reply --dest=org.gvtd.Gvtd1 /org/gvtd/Gvtd1/Manager \
+        org.gvtd.Gvtd1.Manager.Reconcile > "$WORK/nobody.err" 2>&1 || true
+    cat "$WORK/nobody.err"
+    grep -q "org.freedesktop.DBus.Error.AccessDenied: .*needs root" "$WORK/nobody.err" \
+        || fail "gvtd's refusal is not AccessDenied saying it needs root: $(cat "$WORK/nobody.err")"
     reconcile > /dev/null || fail "root's Reconcile failed"
 }
 
@@ -351,6 +372,7 @@ run_scenario() {
     ) >> "$RESULTS/guest.log" 2>&1
     rc=$?
     set -e
+    stop_holder
     if [ "$rc" -eq 0 ]; then
         echo "PASS $name" >> "$RESULTS/results.txt"
     else
