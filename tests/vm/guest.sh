@@ -25,6 +25,7 @@ A=11111111-0000-4000-8000-00000000000a   # declared mtty-1, kept throughout
 B=22222222-0000-4000-8000-00000000000b   # declared mtty-2, dropped in scenario 4
 H=33333333-0000-4000-8000-0000000000aa   # made by hand
 V=44444444-0000-4000-8000-0000000000f7   # held by a VFIO user in scenario 7
+S=66666666-0000-4000-8000-000000000066   # held so that its remove blocks in the kernel
 W=55555555-0000-4000-8000-000000000055   # declared while gvtd is dead in scenario 8
 E=eeeeeeee-0000-4000-8000-00000000000e   # one more than capacity allows in scenario 6
 
@@ -64,6 +65,7 @@ is_running() {
 
 device_exists() { [ -e "$MDEV/$1" ]; }
 device_gone() { ! device_exists "$1"; }
+device_in_kernel() { [ -e "/sys/class/mdev_bus/mtty/$1" ]; }
 device_type() { basename "$(readlink "$MDEV/$1/mdev_type")"; }
 device_parent() { basename "$(dirname "$(readlink -f "$MDEV/$1")")"; }
 devices() { ls "$MDEV" | sort; }
@@ -109,6 +111,16 @@ start_gvtd() {
     echo $! > "$WORK/gvtd.pid"
     wait_until 20 "gvtd serves D-Bus and has finished its first pass" gvtd_done_first_pass
 }
+
+# start_holder [--device-only] UUID: a VFIO user that holds the device until stop_holder.
+start_holder() {
+    rm -f "$WORK/hold.out"
+    "$HOLD" "$@" > "$WORK/hold.out" 2>&1 &
+    echo $! > "$WORK/holder.pid"
+    wait_until 10 "the VFIO holder has the device" grep -q holding "$WORK/hold.out"
+}
+
+holder_running() { is_running "$(cat "$WORK/holder.pid")"; }
 
 # A scenario that failed half way must not leave its VFIO holder to confuse the next ones.
 stop_holder() {
@@ -265,9 +277,7 @@ held_device_not_removed() {
     write_config "$A:mtty-1" "$V:mtty-1"
     reconcile > /dev/null
     wait_until 10 "$V exists" device_exists "$V"
-    "$HOLD" "$V" > "$WORK/hold.out" 2>&1 &
-    echo $! > "$WORK/holder.pid"
-    wait_until 10 "the VFIO holder has the device" grep -q holding "$WORK/hold.out"
+    start_holder "$V"
     local mark
     mark=$(log_size)
     write_config "$A:mtty-1"
@@ -297,6 +307,45 @@ held_device_not_removed() {
     stop_holder
     wait_until 15 "$V is removed after its holder exits" device_gone "$V"
     wait_until 5 "$V leaves the ledger" eval "! in_ledger $V"
+}
+
+# The fallback when gvtd cannot see the VFIO user (only an anonymous device fd is held): the remove
+# write blocks in the kernel. gvtd must keep answering, report the remove as stuck after its write
+# timeout (10 s), and finish the job once the kernel lets the write go.
+stuck_remove_keeps_answering() {
+    ensure_gvtd
+    write_config "$A:mtty-1" "$S:mtty-1"
+    reconcile > /dev/null
+    wait_until 10 "$S exists" device_exists "$S"
+    start_holder --device-only "$S"
+    local mark
+    mark=$(log_size)
+    write_config "$A:mtty-1"
+    signal_gvtd HUP
+    local round start took worst=0
+    for round in $(seq 1 13); do
+        start=$(now_ms)
+        manager_prop State > /dev/null || fail "get-property State failed while a remove was stuck"
+        took=$(( $(now_ms) - start ))
+        [ "$took" -gt "$worst" ] && worst=$took
+        [ "$took" -lt 1000 ] || fail "get-property State took ${took} ms while a remove was stuck"
+        sleep 1
+    done
+    echo "slowest get-property while the remove was stuck: ${worst} ms"
+    holder_running || fail "the VFIO holder died: $(cat "$WORK/hold.out")"
+    # While the remove waits, the kernel has already dropped the /sys/bus/mdev/devices link (the bus
+    # unlinks before it unbinds the driver); the device itself lives on under its parent.
+    device_in_kernel "$S" || fail "$S went although its holder still runs (the remove did not block?)"
+    log_since "$mark" | grep -q "did not return within" || fail "gvtd did not report the stuck remove of $S"
+    local state
+    state=$(vgpu_prop "$S" State)
+    echo "S while its remove is stuck: $state, $(vgpu_prop "$S" LastError)"
+    [[ $state == removing || $state == pending ]] || fail "$S is '$state' while its remove is stuck, want removing or pending"
+    in_ledger "$S" || fail "$S left the ledger while the kernel still has it"
+    stop_holder
+    wait_until 15 "$S is removed once its holder exits" eval "! device_in_kernel $S"
+    wait_until 10 "$S leaves the ledger" eval "! in_ledger $S"
+    [ "$(devices)" = "$(printf '%s\n' "$A" "$H" | sort)" ] || fail "devices afterwards: $(devices | tr '\n' ' ')"
 }
 
 kill9_restart_converges() {
@@ -395,6 +444,7 @@ main() {
     run_scenario broken-file-changes-nothing broken_file_changes_nothing
     run_scenario over-capacity-fails-clearly over_capacity_fails_clearly
     run_scenario held-device-not-removed held_device_not_removed
+    run_scenario stuck-remove-keeps-answering stuck_remove_keeps_answering
     run_scenario kill9-restart-converges kill9_restart_converges
     run_scenario sigterm-exits-leaving-devices sigterm_exits_leaving_devices
     run_scenario unprivileged-refused-reconcile unprivileged_refused_reconcile

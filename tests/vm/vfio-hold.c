@@ -5,6 +5,10 @@
  * the type1 IOMMU, and asks for the device fd. While that fd is open the kernel blocks
  * `echo 1 > remove` on the device, which is exactly the situation gvtd must never walk into.
  * Prints "holding" once it has the device, so the caller knows when to go on.
+ *
+ * vfio-hold --device-only UUID: the same, then closes the container and group fds and keeps only
+ * the device fd. The device stays held (the device fd pins its group), but /proc/PID/fd no longer
+ * names /dev/vfio/N, so nothing outside can tell it is in use: a remove then really blocks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,11 +29,12 @@ static void die(const char *what)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: vfio-hold UUID\n");
+    int device_only = argc == 3 && strcmp(argv[1], "--device-only") == 0;
+    if (argc != 2 && !device_only) {
+        fprintf(stderr, "usage: vfio-hold [--device-only] UUID\n");
         return 2;
     }
-    const char *uuid = argv[1];
+    const char *uuid = argv[argc - 1];
 
     char link[PATH_MAX], target[PATH_MAX], group_path[PATH_MAX];
     snprintf(link, sizeof link, "/sys/bus/mdev/devices/%s/iommu_group", uuid);
@@ -47,6 +52,8 @@ int main(int argc, char **argv)
     if (ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU) < 0) die("VFIO_SET_IOMMU");
     int device = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, uuid);
     if (device < 0) die("VFIO_GROUP_GET_DEVICE_FD");
+
+    if (device_only && (close(group) < 0 || close(container) < 0)) die("close");
 
     printf("holding %s (group %s, device fd %d)\n", uuid, group_path, device);
     fflush(stdout);
