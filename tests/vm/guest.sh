@@ -68,7 +68,7 @@ device_gone() { ! device_exists "$1"; }
 device_in_kernel() { [ -e "/sys/class/mdev_bus/mtty/$1" ]; }
 device_type() { basename "$(readlink "$MDEV/$1/mdev_type")"; }
 device_parent() { basename "$(dirname "$(readlink -f "$MDEV/$1")")"; }
-devices() { ls "$MDEV" | sort; }
+devices() { find "$MDEV" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort; }
 ledger() { grep -v '^#' "$LEDGER" 2>/dev/null | sort || true; }
 in_ledger() { ledger | grep -qx "$1"; }
 
@@ -187,8 +187,10 @@ declared_devices_appear() {
     wait_until 10 "both declared devices exist" eval "device_exists $A && device_exists $B"
     [ "$(device_type "$A")" = mtty-1 ] || fail "$A has type $(device_type "$A"), want mtty-1"
     [ "$(device_type "$B")" = mtty-2 ] || fail "$B has type $(device_type "$B"), want mtty-2"
-    [ "$(device_parent "$A")" = mtty ] && [ "$(device_parent "$B")" = mtty ] || fail "devices are not on parent mtty"
-    in_ledger "$A" && in_ledger "$B" || fail "ledger lacks the created devices: $(ledger | tr '\n' ' ')"
+    [ "$(device_parent "$A")" = mtty ] || fail "$A is on parent $(device_parent "$A"), want mtty"
+    [ "$(device_parent "$B")" = mtty ] || fail "$B is on parent $(device_parent "$B"), want mtty"
+    in_ledger "$A" || fail "the ledger lacks $A: $(ledger | tr '\n' ' ')"
+    in_ledger "$B" || fail "the ledger lacks $B: $(ledger | tr '\n' ' ')"
     local states
     states=$(list_vgpus | jq -r '.[3]' | sort -u | tr '\n' ' ')
     [ "$states" = "active " ] || fail "ListVGpus states are '$states', want all active"
@@ -366,7 +368,7 @@ kill9_restart_converges() {
     local want
     want=$(printf '%s\n' "$A" "$H" "$W" | sort)
     [ "$(devices)" = "$want" ] || fail "devices after restart: $(devices | tr '\n' ' '), want $A $H $W"
-    [ "$(ledger)" = "$(printf '%s\n' $before_ledger "$W" | sort)" ] || fail "ledger after restart: $(ledger | tr '\n' ' ')"
+    [ "$(ledger)" = "$(printf '%s\n' "$before_ledger" "$W" | sort)" ] || fail "ledger after restart: $(ledger | tr '\n' ' ')"
     head -n1 "$LEDGER" | grep -q '^# gvtd ownership ledger' || fail "the ledger lost its header"
     if log_since "$mark" | grep -q "Created vGPU $A"; then fail "gvtd recreated $A after the restart"; fi
 }
