@@ -9,7 +9,7 @@ RESULTS=$1
 # shellcheck source=/dev/null
 . "$RESULTS/guest.env"
 
-WORK=/tmp/gvtd-vm
+WORK=/run/gvtd-vm
 CFG=$WORK/etc/vgpus.yaml
 STATE=$WORK/state
 LEDGER=$STATE/owned
