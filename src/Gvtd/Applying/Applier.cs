@@ -14,11 +14,19 @@ namespace Gvtd.Applying;
 public sealed class Applier(ISysfsWriter writer, TimeSpan writeTimeout, ILogger<Applier> logger)
 {
     private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, PlannedAction> _stuckRemoves = new(StringComparer.Ordinal);
 
     /// <summary>Raised (on a pool thread) when a write that had timed out finally returns.</summary>
     public event Action<string>? LateWriteFinished;
 
     public bool IsBusy(string uuid) => _inFlight.ContainsKey(uuid);
+
+    /// <summary>
+    /// Removes that timed out and have not returned. Linux drops the bus/mdev/devices link before it
+    /// waits for the VFIO user, so these devices no longer show up when sysfs is read; this is how
+    /// the status still knows about them.
+    /// </summary>
+    public IReadOnlyCollection<PlannedAction> StuckRemoves => _stuckRemoves.Values.ToList();
 
     public async Task<IReadOnlyList<ApplyOutcome>> ApplyAsync(IEnumerable<PlannedAction> actions, IReadOnlyDictionary<string, MdevParent> parents)
     {
@@ -63,8 +71,11 @@ public sealed class Applier(ISysfsWriter writer, TimeSpan writeTimeout, ILogger<
         catch (TimeoutException)
         {
             // Leave the device marked busy until the kernel lets the write go, then ask for a new pass.
+            var isRemove = path.EndsWith("/remove", StringComparison.Ordinal);
+            if (isRemove) _stuckRemoves[action.Uuid] = action;
             _ = write.ContinueWith(_ =>
             {
+                if (isRemove) _stuckRemoves.TryRemove(action.Uuid, out PlannedAction? _);
                 _inFlight.TryRemove(action.Uuid, out Task? _);
                 LateWriteFinished?.Invoke(action.Uuid);
             }, TaskScheduler.Default);

@@ -94,7 +94,8 @@ public sealed class Reconciler(
     private void ForgetStale(DesiredStateSnapshot state, ObservedState observed)
     {
         var declared = state.VGpus.Select(v => v.Uuid).ToHashSet();
-        ledger.Update([], ledger.Owned.Where(u => !declared.Contains(u) && !observed.Devices.ContainsKey(u)).ToList());
+        // A device whose remove is still stuck in the kernel is not gone, even if sysfs no longer lists it.
+        ledger.Update([], ledger.Owned.Where(u => !declared.Contains(u) && !observed.Devices.ContainsKey(u) && !applier.IsBusy(u)).ToList());
         _backoff.Forget(declared.Contains);
     }
 
@@ -106,7 +107,7 @@ public sealed class Reconciler(
 
     private StatusSnapshot Publish(DaemonState daemonState, ObservedState observed, IReadOnlyList<PlannedAction> plan)
     {
-        var vgpus = StatusBuilder.Build(plan, observed.Parents, ledger.Owned, _backoff.LastError, applier.IsBusy);
+        var vgpus = WithStuckRemoves(StatusBuilder.Build(plan, observed.Parents, ledger.Owned, _backoff.LastError, applier.IsBusy));
         var degraded = desired.Error.Length > 0 || vgpus.Any(v => v.Declared && v.State != VGpuState.Active);
         var snapshot = new StatusSnapshot(
             degraded ? DaemonState.Degraded : daemonState,
@@ -119,6 +120,20 @@ public sealed class Reconciler(
             plan);
         _current = snapshot;
         return snapshot;
+    }
+
+    /// <summary>
+    /// Devices whose remove is waiting in the kernel for a VM to let go: sysfs has already unlisted
+    /// them, but they exist until the VM closes them, so they are reported as removing.
+    /// </summary>
+    private IReadOnlyList<VGpuStatus> WithStuckRemoves(IReadOnlyList<VGpuStatus> vgpus)
+    {
+        var listed = vgpus.Select(v => v.Uuid).ToHashSet(StringComparer.Ordinal);
+        var stuck = applier.StuckRemoves.Where(a => !listed.Contains(a.Uuid) && a.Observed is not null).Select(a =>
+            new VGpuStatus(a.Uuid, a.Desired?.Name ?? "", a.Observed!.Type, a.Observed.Parent, VGpuState.Removing,
+                "the kernel has not finished removing it (is a VM still holding the device?); it goes once released",
+                Declared: false, ledger.Owned.Contains(a.Uuid), InUse: true, a.Observed.SysfsPath, Source: "")).ToList();
+        return stuck.Count == 0 ? vgpus : vgpus.Concat(stuck).OrderBy(v => v.Uuid, StringComparer.Ordinal).ToList();
     }
 
     private void LogPass(string trigger, PassResult result, StatusSnapshot snapshot)

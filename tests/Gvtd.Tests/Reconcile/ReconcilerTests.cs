@@ -30,6 +30,41 @@ public sealed class ReconcilerTests : IDisposable
     }
 
     [Fact]
+    public async Task RunPassAsync_RemoveStuckInKernel_ReportsRemovingAndKeepsTheLedgerUntilItReturns()
+    {
+        // Seen on Linux 6.1 with mtty: while a VFIO user holds the device fd, `echo 1 > remove` blocks and
+        // the device has already left /sys/bus/mdev/devices, though it lives on under its parent.
+        var host = new SimulatedHost(_dir, writeTimeout: TimeSpan.FromMilliseconds(200));
+        host.Configure(Config((U1, "i915-GVTg_V5_4"), (U2, "i915-GVTg_V5_8")));
+        await host.PassAsync();
+        using var gate = new ManualResetEventSlim(false);
+        host.Writer.HeldRemoveGate = gate;
+        host.Configure(Config((U1, "i915-GVTg_V5_4")));
+        try
+        {
+            await host.PassAsync(); // the remove of U2 times out
+            await host.PassAsync(); // and sysfs no longer lists U2
+
+            Assert.DoesNotContain(U2, host.Devices);
+            var stuck = Assert.Single(host.Reconciler.Current.VGpus, v => v.Uuid == U2);
+            Assert.Equal((VGpuState.Removing, "i915-GVTg_V5_8", false), (stuck.State, stuck.Type, stuck.Declared));
+            Assert.Contains(U2, host.Ledger.Owned);
+        }
+        finally
+        {
+            gate.Set();
+        }
+
+        for (var i = 0; i < 50 && host.Ledger.Owned.Contains(U2); i++)
+        {
+            await Task.Delay(100);
+            await host.PassAsync();
+        }
+        Assert.DoesNotContain(U2, host.Ledger.Owned);
+        Assert.DoesNotContain(host.Reconciler.Current.VGpus, v => v.Uuid == U2);
+    }
+
+    [Fact]
     public async Task RunPassAsync_SecondPass_ChangesNothing()
     {
         var host = new SimulatedHost(_dir);

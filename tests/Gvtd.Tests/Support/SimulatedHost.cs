@@ -15,15 +15,15 @@ namespace Gvtd.Tests.Support;
 /// </summary>
 public sealed class SimulatedHost
 {
-    public SimulatedHost(TempDir dir)
+    public SimulatedHost(TempDir dir, TimeSpan? writeTimeout = null)
     {
         Dir = dir;
         Core = SimulatedMdevCore.Open(dir.Combine("sys"));
-        Writer = new RecordingWriter(Core);
+        Writer = new RecordingWriter(Core, Core.Root.MdevDevices);
         Reader = new SysfsReader(Core.Root, new VfioUsers(dir.Combine("proc"), dir.Combine("dev")));
         Store = new DesiredStateStore(Yaml.Loader(dir), NullLogger<DesiredStateStore>.Instance);
         Ledger = OwnershipLedger.Load(dir.Combine("state"), _ => { });
-        var applier = new Applier(Writer, TimeSpan.FromSeconds(5), NullLogger<Applier>.Instance);
+        var applier = new Applier(Writer, writeTimeout ?? TimeSpan.FromSeconds(5), NullLogger<Applier>.Instance);
         Reconciler = new Reconciler(Store, Reader, applier, Ledger, TimeProvider.System, NullLogger<Reconciler>.Instance);
     }
 
@@ -68,8 +68,14 @@ public sealed class SimulatedHost
 
     public string LedgerText => File.Exists(LedgerPath) ? File.ReadAllText(LedgerPath) : "<none>";
 
-    public sealed class RecordingWriter(ISysfsWriter inner) : ISysfsWriter
+    public sealed class RecordingWriter(ISysfsWriter inner, string busDevices) : ISysfsWriter
     {
+        /// <summary>
+        /// While set, a remove acts as Linux 6.1 does while a VFIO user holds the device: the
+        /// bus/mdev/devices link goes at once, and the write waits for this gate.
+        /// </summary>
+        public ManualResetEventSlim? HeldRemoveGate { get; set; }
+
         public List<(string Path, string Value)> Writes { get; } = [];
 
         /// <summary>Creates of these UUIDs are refused with EINVAL, once each.</summary>
@@ -82,6 +88,11 @@ public sealed class SimulatedHost
             lock (Writes) Writes.Add((path, value));
             if (path.EndsWith("/create") && FailNextCreate.Remove(value))
                 throw new KernelWriteException(path, Errno.EINVAL, "Invalid argument");
+            if (path.EndsWith("/remove") && HeldRemoveGate is { } gate)
+            {
+                File.Delete(Path.Combine(busDevices, Path.GetFileName(Path.GetDirectoryName(path)!)));
+                gate.Wait();
+            }
             inner.Write(path, value);
         }
     }

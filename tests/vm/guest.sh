@@ -1,0 +1,462 @@
+#!/bin/bash
+# Runs inside the test VM, chrooted into the host's root (read-only over 9p), on the VM's real
+# kernel with the mtty sample parent loaded. Starts a system-type dbus-daemon and the host's gvtd
+# binary, runs the scenarios against /sys/class/mdev_bus/mtty and writes one PASS/FAIL line per
+# scenario to RESULTS/results.txt. The host prints them; RESULTS/done says the script got to the end.
+#   guest.sh RESULTS      (RESULTS/guest.env names GVTD, HOLD and REPO)
+set -euo pipefail
+RESULTS=$1
+# shellcheck source=/dev/null
+. "$RESULTS/guest.env"
+
+WORK=/run/gvtd-vm
+CFG=$WORK/etc/vgpus.yaml
+STATE=$WORK/state
+LEDGER=$STATE/owned
+GVTD_LOG=$RESULTS/gvtd.log
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/gvtd-vm-bus/system_bus_socket
+MDEV=/sys/bus/mdev/devices
+TYPES=/sys/class/mdev_bus/mtty/mdev_supported_types
+
+MANAGER=(org.gvtd.Gvtd1 /org/gvtd/Gvtd1/Manager org.gvtd.Gvtd1.Manager)
+
+# UUIDs the scenarios use. Creates run in UUID order, which scenario 6 relies on.
+A=11111111-0000-4000-8000-00000000000a   # declared mtty-1, kept throughout
+B=22222222-0000-4000-8000-00000000000b   # declared mtty-2, dropped in scenario 4
+H=33333333-0000-4000-8000-0000000000aa   # made by hand
+V=44444444-0000-4000-8000-0000000000f7   # held by a VFIO user in scenario 7
+S=66666666-0000-4000-8000-000000000066   # held so that its remove blocks in the kernel
+W=55555555-0000-4000-8000-000000000055   # declared while gvtd is dead in scenario 8
+E=eeeeeeee-0000-4000-8000-00000000000e   # one more than capacity allows in scenario 6
+
+# ---- small helpers ----------------------------------------------------------------------------
+
+now_ms() { date +%s%3N; }
+log() {
+    local uptime _
+    read -r uptime _ < /proc/uptime
+    echo "[$uptime] $*"
+}
+
+# Ends the current scenario with a reason (scenarios run in a subshell).
+fail() {
+    echo "$*" > "$WORK/why"
+    exit 1
+}
+
+# wait_until SECONDS WHAT COMMAND...: polls until COMMAND succeeds, or fails the scenario.
+wait_until() {
+    local seconds=$1 what=$2
+    shift 2
+    local deadline=$(( $(now_ms) + seconds * 1000 ))
+    until "$@"; do
+        [ "$(now_ms)" -lt "$deadline" ] || fail "timed out after ${seconds}s waiting until $what"
+        sleep 0.2
+    done
+}
+
+# A process counts as gone once it is a zombie too: PID 1 of this VM is a shell that never reaps
+# the orphans our subshells leave behind.
+is_running() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ "$state" != Z ]
+}
+
+device_exists() { [ -e "$MDEV/$1" ]; }
+device_gone() { ! device_exists "$1"; }
+device_in_kernel() { [ -e "/sys/class/mdev_bus/mtty/$1" ]; }
+device_type() { basename "$(readlink "$MDEV/$1/mdev_type")"; }
+device_parent() { basename "$(dirname "$(readlink -f "$MDEV/$1")")"; }
+devices() { find "$MDEV" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort; }
+ledger() { grep -v '^#' "$LEDGER" 2>/dev/null | sort || true; }
+in_ledger() { ledger | grep -qx "$1"; }
+
+# write_config UUID:TYPE ...: the desired state, replaced atomically so the file watcher never
+# sees half a file.
+write_config() {
+    {
+        printf 'settings:\n  interval: 2s\n  prune: owned\n'
+        if [ $# -eq 0 ]; then echo 'vgpus: []'; else echo 'vgpus:'; fi
+        local entry
+        for entry in "$@"; do
+            printf '  - uuid: %s\n    type: %s\n    parent: mtty\n' "${entry%%:*}" "${entry#*:}"
+        done
+    } > "$CFG.new"
+    mv "$CFG.new" "$CFG"
+}
+
+manager_prop() { busctl --json=short get-property "${MANAGER[@]}" "$1" | jq -r .data; }
+reconcile() { busctl call "${MANAGER[@]}" Reconcile; }
+list_vgpus() { busctl --json=short call "${MANAGER[@]}" ListVGpus | jq -c '.data[0][]'; }
+plan() { busctl --json=short call "${MANAGER[@]}" Plan | jq -c '.data[0][]'; }
+
+# vgpu_prop UUID PROPERTY: a property of the vGPU's own object, found through ListVGpus.
+vgpu_prop() {
+    local path
+    path=$(list_vgpus | jq -r --arg u "$1" 'select(.[0] == $u) | .[5]')
+    [ -n "$path" ] || { echo "(no object)"; return 0; }
+    busctl --json=short get-property org.gvtd.Gvtd1 "$path" org.gvtd.Gvtd1.VGpu "$2" | jq -r .data
+}
+
+# answers_within_1s WHEN: times one busctl get-property (busctl alone: under TCG even starting a
+# process costs a few hundred ms, so nothing else goes into the measurement).
+answers_within_1s() {
+    local start took
+    [ "${round:-1}" -gt 1 ] || : > "$WORK/answer-times"
+    start=$(now_ms)
+    busctl get-property "${MANAGER[@]}" State > /dev/null || fail "get-property State failed $1"
+    took=$(( $(now_ms) - start ))
+    echo -n "$took " >> "$WORK/answer-times"
+    [ "$took" -lt 1000 ] || fail "get-property State took ${took} ms $1 (times so far: $(cat "$WORK/answer-times"))"
+}
+
+gvtd_pid() { cat "$WORK/gvtd.pid" 2>/dev/null || echo 0; }
+gvtd_running() { is_running "$(gvtd_pid)"; }
+gvtd_done_first_pass() { [ "$(manager_prop LastReconcile 2>/dev/null || echo 0)" -gt 0 ]; }
+log_size() { stat -c %s "$GVTD_LOG"; }
+log_since() { tail -c +$(( $1 + 1 )) "$GVTD_LOG"; }
+
+start_gvtd() {
+    "$GVTD" --config "$CFG" --state-dir "$STATE" --runtime-dir /run/gvtd --sysfs-root /sys --bus system \
+        >> "$GVTD_LOG" 2>&1 &
+    echo $! > "$WORK/gvtd.pid"
+    wait_until 20 "gvtd serves D-Bus and has finished its first pass" gvtd_done_first_pass
+}
+
+# start_holder [--device-only] UUID: a VFIO user that holds the device until stop_holder.
+start_holder() {
+    rm -f "$WORK/hold.out"
+    "$HOLD" "$@" > "$WORK/hold.out" 2>&1 &
+    echo $! > "$WORK/holder.pid"
+    wait_until 10 "the VFIO holder has the device" grep -q holding "$WORK/hold.out"
+}
+
+holder_running() { is_running "$(cat "$WORK/holder.pid")"; }
+
+# A scenario that failed half way must not leave its VFIO holder to confuse the next ones.
+stop_holder() {
+    local pid
+    pid=$(cat "$WORK/holder.pid" 2>/dev/null) || return 0
+    if is_running "$pid"; then kill "$pid"; fi
+    rm -f "$WORK/holder.pid"
+}
+
+ensure_gvtd() { gvtd_running || start_gvtd; }
+
+signal_gvtd() { kill "-$1" "$(gvtd_pid)"; }
+
+# A system-type bus of our own, with the policy gvtd ships, so the unprivileged checks are real.
+start_bus() {
+    mkdir -p /run/gvtd-vm-bus
+    cat > "$WORK/bus.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=/run/gvtd-vm-bus/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Peer"/>
+  </policy>
+  <include>$REPO/packaging/dbus/org.gvtd.Gvtd1.conf</include>
+</busconfig>
+EOF
+    dbus-daemon --config-file="$WORK/bus.conf" --nofork --nopidfile >> "$RESULTS/dbus.log" 2>&1 &
+    wait_until 10 "the bus socket exists" test -S /run/gvtd-vm-bus/system_bus_socket
+}
+
+# ---- scenarios --------------------------------------------------------------------------------
+
+declared_devices_appear() {
+    write_config "$A:mtty-1" "$B:mtty-2"
+    ensure_gvtd
+    wait_until 10 "both declared devices exist" eval "device_exists $A && device_exists $B"
+    [ "$(device_type "$A")" = mtty-1 ] || fail "$A has type $(device_type "$A"), want mtty-1"
+    [ "$(device_type "$B")" = mtty-2 ] || fail "$B has type $(device_type "$B"), want mtty-2"
+    [ "$(device_parent "$A")" = mtty ] || fail "$A is on parent $(device_parent "$A"), want mtty"
+    [ "$(device_parent "$B")" = mtty ] || fail "$B is on parent $(device_parent "$B"), want mtty"
+    in_ledger "$A" || fail "the ledger lacks $A: $(ledger | tr '\n' ' ')"
+    in_ledger "$B" || fail "the ledger lacks $B: $(ledger | tr '\n' ' ')"
+    local states
+    states=$(list_vgpus | jq -r '.[3]' | sort -u | tr '\n' ' ')
+    [ "$states" = "active " ] || fail "ListVGpus states are '$states', want all active"
+    [ "$(manager_prop Active)" = 2 ] || fail "Manager Active is $(manager_prop Active), want 2"
+}
+
+removed_by_hand_comes_back() {
+    ensure_gvtd
+    wait_until 10 "$A exists" device_exists "$A"
+    echo 1 > "$MDEV/$A/remove"
+    device_gone "$A" || fail "echo 1 > remove did not remove $A"
+    reconcile > /dev/null
+    wait_until 10 "$A is back" device_exists "$A"
+    [ "$(device_type "$A")" = mtty-1 ] || fail "$A came back as $(device_type "$A")"
+}
+
+hand_made_survives_prune_owned() {
+    ensure_gvtd
+    echo "$H" > "$TYPES/mtty-1/create"
+    reconcile > /dev/null
+    sleep 5 # two more interval passes
+    device_exists "$H" || fail "gvtd removed the hand-made device $H under prune: owned"
+    in_ledger "$H" && fail "the hand-made device $H got into the ledger"
+    plan | jq -e --arg u "$H" 'select(.[1] == $u and .[0] == "ignore")' > /dev/null \
+        || fail "Plan does not say ignore for $H: $(plan | grep "$H")"
+}
+
+undeclared_removed_on_sighup() {
+    ensure_gvtd
+    wait_until 10 "$B exists" device_exists "$B"
+    local mark
+    mark=$(log_size)
+    write_config "$A:mtty-1"
+    signal_gvtd HUP
+    wait_until 10 "$B is removed" device_gone "$B"
+    in_ledger "$B" && fail "$B is still in the ledger after its removal"
+    in_ledger "$A" || fail "$A left the ledger"
+    device_exists "$A" || fail "$A was removed too"
+    log_since "$mark" | grep -q "SIGHUP" || fail "the log does not mention the SIGHUP"
+}
+
+broken_file_changes_nothing() {
+    ensure_gvtd
+    local before_devices before_ledger error
+    before_devices=$(devices)
+    before_ledger=$(cat "$LEDGER")
+    # Drops A as well: a daemon that acted on this file would remove it.
+    printf 'settings:\n  interval: 2s\nvgpus:\n  - uuid: not-a-uuid\n    type: mtty-1\n    parent: mtty\n' > "$CFG"
+    signal_gvtd HUP
+    wait_until 10 "ConfigError is set" eval '[ -n "$(manager_prop ConfigError)" ]'
+    sleep 5 # two more interval passes
+    error=$(manager_prop ConfigError)
+    echo "ConfigError: $error"
+    [[ $error =~ $CFG:[0-9]+:[0-9]+ ]] || fail "ConfigError does not name file:line:column: '$error'"
+    [ "$(devices)" = "$before_devices" ] || fail "devices changed: $(devices | tr '\n' ' ')"
+    [ "$(cat "$LEDGER")" = "$before_ledger" ] || fail "the ledger changed"
+    if busctl call "${MANAGER[@]}" Reload 2> "$WORK/reload.err"; then fail "Reload of a broken file succeeded"; fi
+    write_config "$A:mtty-1"
+    wait_until 10 "ConfigError clears after a fix" eval '[ -z "$(manager_prop ConfigError)" ]'
+}
+
+over_capacity_fails_clearly() {
+    ensure_gvtd
+    # Fill the 24 shared ports exactly with mtty-2 devices (2 ports each), plus mtty-1 devices for
+    # an odd port; then E (mtty-1) is one too many. Each type alone still shows capacity, so gvtd
+    # plans every create and the kernel answers E with ENOSPC: the real errno path.
+    local free fleet=() n i uuid
+    free=$(cat "$TYPES/mtty-1/available_instances")
+    n=$(( free / 2 ))
+    for i in $(seq 1 "$n"); do fleet+=("$(printf 'c0000000-0000-4000-8000-%012d' "$i"):mtty-2"); done
+    [ $(( free % 2 )) -eq 0 ] || fleet+=("d0000000-0000-4000-8000-000000000001:mtty-1")
+    local mark
+    mark=$(log_size)
+    write_config "$A:mtty-1" "${fleet[@]}" "$E:mtty-1"
+    reconcile > /dev/null || true
+    for entry in "${fleet[@]}"; do
+        uuid=${entry%%:*}
+        wait_until 10 "$uuid exists" device_exists "$uuid"
+    done
+    device_exists "$E" && fail "$E exists although there was no capacity for it"
+    local state error
+    state=$(vgpu_prop "$E" State)
+    error=$(vgpu_prop "$E" LastError)
+    echo "E: state $state, error: $error"
+    [[ $state == failed || $state == blocked ]] || fail "$E is '$state', want failed or blocked"
+    [[ $error == *"no capacity left"*mtty-1*mtty* ]] || fail "LastError of $E is not a clear no-capacity error: '$error'"
+    local want=$(( ${#fleet[@]} + 1 ))
+    [ "$(manager_prop Active)" = "$want" ] || fail "Manager Active is $(manager_prop Active), want $want"
+    log_since "$mark" | grep "$E" | grep -q "no capacity left" || fail "the log has no no-capacity line for $E"
+    # Leave room for the next scenarios.
+    write_config "$A:mtty-1"
+    reconcile > /dev/null
+    for entry in "${fleet[@]}"; do wait_until 10 "${entry%%:*} is removed" device_gone "${entry%%:*}"; done
+}
+
+held_device_not_removed() {
+    ensure_gvtd
+    write_config "$A:mtty-1" "$V:mtty-1"
+    reconcile > /dev/null
+    wait_until 10 "$V exists" device_exists "$V"
+    start_holder "$V"
+    local mark
+    mark=$(log_size)
+    write_config "$A:mtty-1"
+    signal_gvtd HUP
+    # Three intervals of watching: the device stays and gvtd answers promptly all along.
+    local round
+    for round in 1 2 3 4 5 6; do
+        answers_within_1s "while $V was held"
+        device_exists "$V" || fail "$V was removed while a VFIO user held it"
+        sleep 1
+    done
+    echo "get-property times while held (ms): $(cat "$WORK/answer-times")"
+    # Undeclared and waiting for its VM, the device reads as "removing" (or "blocked"), InUse, with
+    # a reason that says why it has not gone yet.
+    local state reason
+    state=$(vgpu_prop "$V" State)
+    reason=$(vgpu_prop "$V" LastError)
+    echo "V while held: state $state, reason: $reason"
+    [[ $state == removing || $state == blocked ]] || fail "$V is '$state' while held, want removing or blocked"
+    [ "$(vgpu_prop "$V" InUse)" = true ] || fail "$V is not reported InUse while held"
+    [[ $reason == *"in use"* ]] || fail "$V's LastError does not say it is in use: '$reason'"
+    if log_since "$mark" | grep -q "did not return within"; then fail "gvtd wrote remove to the held device (stuck write)"; fi
+    stop_holder
+    wait_until 15 "$V is removed after its holder exits" device_gone "$V"
+    wait_until 5 "$V leaves the ledger" eval "! in_ledger $V"
+}
+
+# The fallback when gvtd cannot see the VFIO user (only an anonymous device fd is held): the remove
+# write blocks in the kernel. gvtd must keep answering, report the remove as stuck after its write
+# timeout (10 s), and finish the job once the kernel lets the write go.
+stuck_remove_keeps_answering() {
+    ensure_gvtd
+    write_config "$A:mtty-1" "$S:mtty-1"
+    reconcile > /dev/null
+    wait_until 10 "$S exists" device_exists "$S"
+    start_holder --device-only "$S"
+    local mark
+    mark=$(log_size)
+    write_config "$A:mtty-1"
+    signal_gvtd HUP
+    local round
+    for round in $(seq 1 13); do
+        answers_within_1s "while a remove was stuck"
+        sleep 1
+    done
+    echo "get-property times while the remove was stuck (ms): $(cat "$WORK/answer-times")"
+    holder_running || fail "the VFIO holder died: $(cat "$WORK/hold.out")"
+    # While the remove waits, the kernel has already dropped the /sys/bus/mdev/devices link (the bus
+    # unlinks before it unbinds the driver); the device itself lives on under its parent.
+    device_in_kernel "$S" || fail "$S went although its holder still runs (the remove did not block?)"
+    log_since "$mark" | grep -q "did not return within" || fail "gvtd did not report the stuck remove of $S"
+    local state
+    state=$(vgpu_prop "$S" State)
+    echo "S while its remove is stuck: $state, $(vgpu_prop "$S" LastError)"
+    [[ $state == removing || $state == pending ]] || fail "$S is '$state' while its remove is stuck, want removing or pending"
+    in_ledger "$S" || fail "$S left the ledger while the kernel still has it"
+    stop_holder
+    wait_until 15 "$S is removed once its holder exits" eval "! device_in_kernel $S"
+    wait_until 10 "$S leaves the ledger" eval "! in_ledger $S"
+    [ "$(devices)" = "$(printf '%s\n' "$A" "$H" | sort)" ] || fail "devices afterwards: $(devices | tr '\n' ' ')"
+}
+
+kill9_restart_converges() {
+    ensure_gvtd
+    local before_ledger mark
+    before_ledger=$(ledger)
+    signal_gvtd KILL
+    wait_until 5 "gvtd is dead" eval '! gvtd_running'
+    # Changed while gvtd was down: it must pick this up, and keep what it already made.
+    write_config "$A:mtty-1" "$W:mtty-2"
+    mark=$(log_size)
+    start_gvtd
+    wait_until 10 "$W exists" device_exists "$W"
+    local want
+    want=$(printf '%s\n' "$A" "$H" "$W" | sort)
+    [ "$(devices)" = "$want" ] || fail "devices after restart: $(devices | tr '\n' ' '), want $A $H $W"
+    [ "$(ledger)" = "$(printf '%s\n' "$before_ledger" "$W" | sort)" ] || fail "ledger after restart: $(ledger | tr '\n' ' ')"
+    head -n1 "$LEDGER" | grep -q '^# gvtd ownership ledger' || fail "the ledger lost its header"
+    if log_since "$mark" | grep -q "Created vGPU $A"; then fail "gvtd recreated $A after the restart"; fi
+}
+
+sigterm_exits_leaving_devices() {
+    ensure_gvtd
+    local before pid start took
+    before=$(devices)
+    pid=$(gvtd_pid)
+    start=$(now_ms)
+    signal_gvtd TERM
+    wait_until 5 "gvtd exits after SIGTERM" eval "! is_running $pid"
+    took=$(( $(now_ms) - start ))
+    echo "gvtd exited ${took} ms after SIGTERM"
+    sleep 1
+    [ "$(devices)" = "$before" ] || fail "devices changed on SIGTERM: $(devices | tr '\n' ' ')"
+}
+
+unprivileged_refused_reconcile() {
+    ensure_gvtd
+    local nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    local state
+    state=$("${nobody[@]}" busctl --json=short get-property "${MANAGER[@]}" State | jq -r .data) \
+        || fail "an unprivileged caller cannot read State"
+    [ -n "$state" ] || fail "State read as empty by an unprivileged caller"
+    "${nobody[@]}" busctl get-property "${MANAGER[@]}" Desired > /dev/null || fail "an unprivileged caller cannot read Desired"
+    if "${nobody[@]}" busctl call "${MANAGER[@]}" Reconcile > "$WORK/nobody.out" 2> "$WORK/nobody.err"; then
+        fail "an unprivileged Reconcile succeeded: $(cat "$WORK/nobody.out")"
+    fi
+    cat "$WORK/nobody.err"
+    # busctl prints AccessDenied as just "Access denied", whatever the message; dbus-send shows the
+    # error name and gvtd's own words, which tells gvtd's refusal apart from a bus policy one.
+    grep -q "Access denied" "$WORK/nobody.err" || fail "busctl's refusal is not Access denied: $(cat "$WORK/nobody.err")"
+    "${nobody[@]}" dbus-send --system --print-reply --dest=org.gvtd.Gvtd1 /org/gvtd/Gvtd1/Manager \
+        org.gvtd.Gvtd1.Manager.Reconcile > "$WORK/nobody.err" 2>&1 || true
+    cat "$WORK/nobody.err"
+    grep -q "org.freedesktop.DBus.Error.AccessDenied: .*needs root" "$WORK/nobody.err" \
+        || fail "gvtd's refusal is not AccessDenied saying it needs root: $(cat "$WORK/nobody.err")"
+    reconcile > /dev/null || fail "root's Reconcile failed"
+}
+
+# ---- runner -----------------------------------------------------------------------------------
+
+# run_scenario NAME FUNCTION: one PASS/FAIL line; a failure's reason is what fail() said, or the
+# command that failed.
+run_scenario() {
+    local name=$1 fn=$2 start rc
+    rm -f "$WORK/why"
+    start=$(now_ms)
+    log "=== $name" >> "$RESULTS/guest.log"
+    set +e
+    (
+        set -euo pipefail
+        trap '[ -e "$WORK/why" ] || echo "command failed: $BASH_COMMAND" > "$WORK/why"' ERR
+        "$fn"
+    ) >> "$RESULTS/guest.log" 2>&1
+    rc=$?
+    set -e
+    stop_holder
+    if [ "$rc" -eq 0 ]; then
+        echo "PASS $name" >> "$RESULTS/results.txt"
+    else
+        echo "FAIL $name: $(cat "$WORK/why" 2>/dev/null || echo "exited with $rc")" >> "$RESULTS/results.txt"
+    fi
+    echo "$name=$(( $(now_ms) - start ))" >> "$RESULTS/timings.txt"
+}
+
+main() {
+    mkdir -p "$WORK/etc" "$STATE"
+    : > "$RESULTS/results.txt"
+    : > "$GVTD_LOG"
+    log "guest: kernel $(uname -r), mdev parents: $(ls /sys/class/mdev_bus)" >> "$RESULTS/guest.log"
+    start_bus >> "$RESULTS/guest.log" 2>&1 || { echo "FAIL dbus: cannot start dbus-daemon" >> "$RESULTS/results.txt"; exit 1; }
+
+    run_scenario declared-devices-appear declared_devices_appear
+    run_scenario removed-by-hand-comes-back removed_by_hand_comes_back
+    run_scenario hand-made-survives-prune-owned hand_made_survives_prune_owned
+    run_scenario undeclared-removed-on-sighup undeclared_removed_on_sighup
+    run_scenario broken-file-changes-nothing broken_file_changes_nothing
+    run_scenario over-capacity-fails-clearly over_capacity_fails_clearly
+    run_scenario held-device-not-removed held_device_not_removed
+    run_scenario stuck-remove-keeps-answering stuck_remove_keeps_answering
+    run_scenario kill9-restart-converges kill9_restart_converges
+    run_scenario sigterm-exits-leaving-devices sigterm_exits_leaving_devices
+    run_scenario unprivileged-refused-reconcile unprivileged_refused_reconcile
+
+    gvtd_running && signal_gvtd TERM
+    touch "$RESULTS/done"
+}
+
+main
