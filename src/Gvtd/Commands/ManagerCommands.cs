@@ -12,7 +12,7 @@ namespace Gvtd.Commands;
 /// before anything is written. Runs off the bus thread (it reads sysfs and writes files).
 /// </summary>
 public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclarations managed, SysfsReader reader,
-    OwnershipLedger ledger, ReconcileWorker worker)
+    OwnershipLedger ledger, Reconciler reconciler, ReconcileWorker worker)
 {
     public Task<PassResult> ReconcileAsync() => worker.RequestPassAsync("Reconcile request", reload: false);
 
@@ -25,8 +25,7 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
         return result;
     }
 
-    public IReadOnlyList<PlannedAction> Plan() =>
-        desired.Current is { } state ? Planner.Plan(state, reader.Read(), ledger.Owned) : [];
+    public IReadOnlyList<PlannedAction> Plan() => reconciler.PlanNow();
 
     /// <summary>Declares a vGPU in gvtd's own drop-in file and runs a pass; returns its UUID.</summary>
     public async Task<string> AddAsync(string uuidText, string type, string parentText, bool runtime)

@@ -27,7 +27,7 @@ public sealed class Reconciler(
     /// </summary>
     public event Action<StatusSnapshot, PassResult?>? Changed;
 
-    /// <summary>What the next pass would do, without doing it.</summary>
+    /// <summary>What the next pass would do, without doing it (failed changes still waiting to be retried show as blocked).</summary>
     public IReadOnlyList<PlannedAction> PlanNow() =>
         desired.Current is { } state ? WithBackoff(Planner.Plan(state, reader.Read(), ledger.Owned)) : [];
 

@@ -97,6 +97,22 @@ public sealed class ManagerTests(SystemBusFixture bus)
     }
 
     [Fact]
+    public void Plan_AfterTheSharedPoolRanOut_SaysNoCapacityAndTheVGpuIsFailed()
+    {
+        // Each type alone has room, so both are planned; GVT-g's shared pool then refuses the second,
+        // and from then on available_instances says so.
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_1"), (B, "i915-GVTg_V5_2")));
+
+        var plan = Busctl.Json(bus.Address, "call", "org.gvtd.Gvtd1", Manager, Iface, "Plan").RootElement
+            .GetProperty("data")[0].EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetString()!).ToArray()).ToList();
+
+        var failed = Assert.Single(plan, r => r[0] != "keep");
+        Assert.Equal("blocked", failed[0]);
+        Assert.Contains("no capacity left", failed[4]);
+        Assert.Equal(1u, Get(gvtd, "Failed").GetUInt32());
+    }
+
+    [Fact]
     public void ListVGpus_ListsEachWithStateNameAndAnObjectThatExists()
     {
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));

@@ -1,3 +1,4 @@
+using Gvtd.Planning;
 using Gvtd.Reconcile;
 using Gvtd.Tests.Support;
 using static Gvtd.Tests.Support.Yaml;
@@ -196,6 +197,9 @@ public sealed class ReconcilerTests : IDisposable
         Assert.Equal(VGpuState.Failed, status.State);
         Assert.Contains("invalid argument", status.LastError);
         Assert.Contains("retrying in", Assert.Single(host.Reconciler.Current.Plan).Reason);
+        // Plan() (D-Bus) asks the same question fresh, and gets the same answer.
+        var planned = Assert.Single(host.Reconciler.PlanNow());
+        Assert.Equal((ActionKind.Blocked, BlockReason.RetryLater), (planned.Kind, planned.Blocked));
 
         var third = await host.PassAsync(explicitRequest: true);
         Assert.Equal(1, third.Created);
