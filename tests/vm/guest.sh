@@ -99,16 +99,21 @@ vgpu_prop() {
     busctl --json=short get-property org.gvtd.Gvtd1 "$path" org.gvtd.Gvtd1.VGpu "$2" | jq -r .data
 }
 
-# answers_within_1s WHEN: times one busctl get-property (busctl alone: under TCG even starting a
-# process costs a few hundred ms, so nothing else goes into the measurement).
+# answers_within_1s WHEN: gvtd answers get-property within 1 s. Under TCG, starting busctl alone costs
+# a few hundred ms and swings with the host's load (seen: 400 to 1,500 ms), so the same kind of call
+# to the bus daemon itself, made just before, is subtracted: what remains is gvtd's share.
 answers_within_1s() {
-    local start took
+    local start baseline took
     [ "${round:-1}" -gt 1 ] || : > "$WORK/answer-times"
     start=$(now_ms)
+    busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetId > /dev/null \
+        || fail "the bus daemon did not answer $1"
+    baseline=$(( $(now_ms) - start ))
+    start=$(now_ms)
     busctl get-property "${MANAGER[@]}" State > /dev/null || fail "get-property State failed $1"
-    took=$(( $(now_ms) - start ))
+    took=$(( $(now_ms) - start - baseline ))
     echo -n "$took " >> "$WORK/answer-times"
-    [ "$took" -lt 1000 ] || fail "get-property State took ${took} ms $1 (times so far: $(cat "$WORK/answer-times"))"
+    [ "$took" -lt 1000 ] || fail "gvtd took ${took} ms beyond busctl's own ${baseline} ms to answer get-property State $1 (times so far: $(cat "$WORK/answer-times"))"
 }
 
 gvtd_pid() { cat "$WORK/gvtd.pid" 2>/dev/null || echo 0; }
