@@ -52,11 +52,11 @@ public static class DoctorChecks
             gvtFailure ?? Safe(EnableGvtId, "GVT-g enabled in i915", () => EnableGvt(gvt!)),
             gpuFailure ?? Safe(IntelGpuId, "Intel GPU", () => IntelGpu(gpu)),
             gpuFailure is null ? Safe(GpuGenerationId, "GPU generation supports GVT-g", () => Generation(gpu))
-                : Skipped(GpuGenerationId, "GPU generation supports GVT-g", "No GPU to look at."),
+                : Skipped(GpuGenerationId, "GPU generation supports GVT-g", "No GPU to look at.", SeeIntelGpu),
             Safe(ModulesId, "Kernel modules loaded", () => Modules(env)),
             Safe(IommuId, "IOMMU enabled", () => Iommu(env)),
             gpuFailure is null ? Safe(MdevTypesId, "vGPU types offered", () => MdevTypes(env, gpu, gvt))
-                : Skipped(MdevTypesId, "vGPU types offered", "No GPU to look at."),
+                : Skipped(MdevTypesId, "vGPU types offered", "No GPU to look at.", SeeIntelGpu),
             Safe(QemuVersionId, "QEMU 2.12 or newer", () => Qemu(env)),
             Safe(GvtdId, "gvtd running with a valid configuration", () => Gvtd(env)),
         ];
@@ -198,7 +198,7 @@ public static class DoctorChecks
     private static DoctorCheck Generation(PciGpu? gpu)
     {
         const string id = GpuGenerationId, title = "GPU generation supports GVT-g";
-        if (gpu is null) return Skipped(id, title, "No Intel GPU found, so no generation to check.");
+        if (gpu is null) return Skipped(id, title, "No Intel GPU found, so no generation to check.", SeeIntelGpu);
         var what = Describe(gpu);
         if (gpu.DeviceId is null)
             return new(id, title, CheckStatus.Warning, $"{gpu.Address}: the device ID '{gpu.DeviceText}' could not be read as a PCI ID.",
@@ -291,7 +291,7 @@ public static class DoctorChecks
     private static DoctorCheck MdevTypes(DoctorEnvironment env, PciGpu? gpu, GvtSetting? gvt)
     {
         const string id = MdevTypesId, title = "vGPU types offered";
-        if (gpu is null) return Skipped(id, title, "No Intel GPU found, so no vGPU types to look for.");
+        if (gpu is null) return Skipped(id, title, "No Intel GPU found, so no vGPU types to look for.", SeeIntelGpu);
         var dir = Path.Combine(env.SysfsRoot, "bus", "pci", "devices", gpu.Address, "mdev_supported_types");
         var types = SafeEntries(dir);
         if (types.Count == 0)
@@ -323,7 +323,8 @@ public static class DoctorChecks
             return new(id, title, CheckStatus.Warning, $"Could not run qemu-system-x86_64 --version: {e.Message}",
                 "Run `qemu-system-x86_64 --version` yourself and make sure it is 2.12 or newer.");
         }
-        if (output is null) return Skipped(id, title, "qemu-system-x86_64 is not installed (or not on PATH); gvtd does not need it, your VMs do.");
+        if (output is null) return Skipped(id, title, "qemu-system-x86_64 is not installed (or not on PATH); gvtd does not need it, your VMs do.",
+                "To run VMs with the vGPUs, install QEMU 2.12 or newer with your package manager (qemu-system-x86 on Debian and Ubuntu).");
         var m = Regex.Match(output, @"version\s+(\d+)\.(\d+)(?:\.(\d+))?");
         if (!m.Success || !TryInt(m.Groups[1].Value, out var major) || !TryInt(m.Groups[2].Value, out var minor))
             return new(id, title, CheckStatus.Warning, $"qemu-system-x86_64 --version printed no version: '{FirstLine(output)}'.",
@@ -340,7 +341,8 @@ public static class DoctorChecks
     private static DoctorCheck Gvtd(DoctorEnvironment env)
     {
         const string id = GvtdId, title = "gvtd running with a valid configuration";
-        if (env.DaemonStatus is null) return Skipped(id, title, "Not asked: no way to reach gvtd over D-Bus from here.");
+        if (env.DaemonStatus is null) return Skipped(id, title, "Not asked: no way to reach gvtd over D-Bus from here.",
+                "Run `systemctl status gvtd` to see whether it runs and accepted its configuration.");
         DaemonStatus? status;
         try { status = env.DaemonStatus(); }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -360,7 +362,10 @@ public static class DoctorChecks
 
     // ---- helpers: nothing below throws for a missing, odd or unreadable file ----
 
-    private static DoctorCheck Skipped(string id, string title, string why) => new(id, title, CheckStatus.Skipped, why);
+    /// <summary>A check that could not be decided; like every check that is not Ok, it says what to do.</summary>
+    private static DoctorCheck Skipped(string id, string title, string why, string fix) => new(id, title, CheckStatus.Skipped, why, fix);
+
+    private const string SeeIntelGpu = "Fix the intel-gpu check first.";
 
     private static DoctorCheck Safe(string id, string title, Func<DoctorCheck> check)
     {
