@@ -17,6 +17,7 @@ namespace Gvtctl.Doctor;
 /// <item><term>qemu-version</term><description>qemu-system-x86_64 --version is 2.12 or newer (Skipped when QEMU is not installed).</description></item>
 /// <item><term>gvtd</term><description>gvtd runs and accepted its configuration (Skipped when the daemon cannot be asked).</description></item>
 /// </list>
+/// Every check that is not Ok has a Fix, Skipped ones included (what to do to decide it); Ok ones have none.
 /// Checks read only; none needs root, none prints, none throws: what cannot be read is reported.
 /// </summary>
 public static class DoctorChecks
@@ -35,7 +36,10 @@ public static class DoctorChecks
     public static readonly IReadOnlyList<string> Ids =
         [KernelVersionId, EnableGvtId, IntelGpuId, GpuGenerationId, ModulesId, IommuId, MdevTypesId, QemuVersionId, GvtdId];
 
-    /// <summary>The modules GVT-g needs. Since Linux 6.0 vfio_mdev is part of mdev, so it is not asked for.</summary>
+    /// <summary>
+    /// The modules GVT-g needs. In 6.x kernels vfio_mdev is part of mdev, so it is not asked for; older
+    /// kernels also need vfio_mdev, which this list does not check.
+    /// </summary>
     public static readonly IReadOnlyList<string> RequiredModules = ["kvmgt", "vfio", "vfio_iommu_type1", "mdev"];
 
     private const string IntelVendor = "0x8086";

@@ -31,7 +31,9 @@ public sealed record GpuGeneration(string Name, GvtSupport Support);
 /// </para>
 /// <para>
 /// GVT-g support follows i915's is_supported_device() (intel_gvt.c): Broadwell, Skylake, Kaby Lake,
-/// Broxton (Apollo Lake), Coffee Lake, Comet Lake. Gemini Lake (the other Gen9 LP part) is not in it.
+/// Broxton (Apollo Lake), Coffee Lake, Comet Lake (checked against intel_gvt.c of 5.x kernels). Gemini Lake,
+/// the other Gen9 LP part, is not in it. Support came per generation (Coffee and Comet Lake were added after 4.16,
+/// in later kernels); this table does not tie a generation to the kernel version that added it.
 /// </para>
 /// </summary>
 public static class IntelGpuGenerations
