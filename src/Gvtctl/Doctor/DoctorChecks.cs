@@ -216,8 +216,8 @@ public static class DoctorChecks
         {
             GvtSupport.Supported => new(id, title, CheckStatus.Ok, $"{what}: GVT-g supports {generation.Name}."),
             GvtSupport.Unofficial => new(id, title, CheckStatus.Warning,
-                $"{what}: i915 accepts GVT-g on {generation.Name} (Gen9 LP), but Intel never listed it as supported.",
-                "Expect problems: GVT-g is supported only on Broadwell to Comet Lake (not on Gen9 LP parts such as Apollo Lake)."),
+                $"{what}: i915 accepts GVT-g on {generation.Name}, a Gen9 LP (Atom-class) part on which GVT-g is little tested.",
+                "Try it but expect problems; for dependable vGPUs use a Core-class Broadwell to Comet Lake GPU."),
             GvtSupport.TooOld => new(id, title, CheckStatus.Failed,
                 $"{what}: {generation.Name} is older than Broadwell, which GVT-g needs.",
                 "GVT-g needs a Broadwell to Comet Lake GPU; this one can only be passed through whole to one VM with vfio-pci (GVT-d)."),

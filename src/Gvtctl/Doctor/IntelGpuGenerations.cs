@@ -5,7 +5,7 @@ public enum GvtSupport
 {
     /// <summary>i915's GVT-g supports it (Broadwell to Comet Lake).</summary>
     Supported,
-    /// <summary>i915's GVT-g accepts it, but Intel never listed it as supported (Apollo Lake / Broxton).</summary>
+    /// <summary>i915's GVT-g accepts it, but it is a Gen9 LP part on which GVT-g is little tested (Apollo Lake / Broxton).</summary>
     Unofficial,
     /// <summary>Older than Broadwell: no GVT-g, whole-GPU passthrough only.</summary>
     TooOld,
@@ -45,7 +45,7 @@ public static class IntelGpuGenerations
     /// <summary>Whole IDs, looked at before the blocks below.</summary>
     private static readonly Dictionary<int, GpuGeneration> Exact = new()
     {
-        // Gen9 LP. Broxton is in i915's GVT-g list but was never validated by Intel for it.
+        // Gen9 LP. Broxton is in i915's GVT-g list (intel_gvt.c), but it is the Atom-class variant that GVT-g guides do not list; said as a Warning.
         [0x0A84] = new("Apollo Lake", GvtSupport.Unofficial),
         [0x1A84] = new("Apollo Lake", GvtSupport.Unofficial),
         [0x1A85] = new("Apollo Lake", GvtSupport.Unofficial),
