@@ -348,7 +348,7 @@ internal static class Commands
         else
         {
             term.Out.WriteLine(newUuid);
-            Console.Error.WriteLine($"Declared {type} on {parent}{(cl.Runtime ? " until reboot" : "")}: gvtctl qemu-args {newUuid}");
+            Std.Err.WriteLine($"Declared {type} on {parent}{(cl.Runtime ? " until reboot" : "")}: gvtctl qemu-args {newUuid}");
         }
         return ExitCodes.Ok;
     }

@@ -32,15 +32,10 @@ internal sealed class Terminal
     public static Terminal FromConsole()
     {
         bool tty = !Console.IsOutputRedirected;
-        int? width = null;
-        if (tty)
-        {
-            try { width = Console.WindowWidth > 0 ? Console.WindowWidth : null; }
-            catch (IOException) { }
-        }
+        int? width = tty ? Std.TerminalWidth() : null;
         bool colour = string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"))
             && Environment.GetEnvironmentVariable("TERM") is not "dumb";
-        return new Terminal(Console.Out, tty, width, colour);
+        return new Terminal(Std.Out, tty, width, colour);
     }
 
     public string Paint(string text, string sgr) => Colour && text.Length > 0 ? $"\u001b[{sgr}m{text}\u001b[0m" : text;

@@ -25,26 +25,26 @@ internal static class Program
             var term = Terminal.FromConsole();
             if (cl.Version)
             {
-                Console.Out.WriteLine($"gvtctl {Version}");
+                Std.Out.WriteLine($"gvtctl {Version}");
                 return ExitCodes.Ok;
             }
             if (cl.Command is null)
             {
-                if (cl.Help) { Console.Out.Write(Help.Main); return ExitCodes.Ok; }
+                if (cl.Help) { Std.Out.Write(Help.Main); return ExitCodes.Ok; }
                 throw CommandLine.Usage("no command given");
             }
             if (cl.Command == "help")
             {
                 cl.Expect("[COMMAND]");
-                if (cl.Operands.Count == 0) { Console.Out.Write(Help.Main); return ExitCodes.Ok; }
+                if (cl.Operands.Count == 0) { Std.Out.Write(Help.Main); return ExitCodes.Ok; }
                 var topic = cl.Operands[0];
                 if (!CommandLine.Commands.Contains(topic)) throw CommandLine.Usage($"no help for '{topic}'");
-                Console.Out.Write(Help.For(topic));
+                Std.Out.Write(Help.For(topic));
                 return ExitCodes.Ok;
             }
             if (cl.Help)
             {
-                Console.Out.Write(Help.For(cl.Command));
+                Std.Out.Write(Help.For(cl.Command));
                 return ExitCodes.Ok;
             }
             return Commands.Run(cl, term);
@@ -52,12 +52,12 @@ internal static class Program
         catch (CliException e)
         {
             var suffix = verbose && e.BusError is not null ? $" [{e.BusError}]" : "";
-            Console.Error.WriteLine($"gvtctl: {GvtdClient.OneLine(e.Message)}{suffix}");
+            Std.Err.WriteLine($"gvtctl: {GvtdClient.OneLine(e.Message)}{suffix}");
             return e.ExitCode;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Console.Error.WriteLine($"gvtctl: {GvtdClient.OneLine(e.Message)}{(verbose ? $" [{e.GetType().Name}]" : "")}");
+            Std.Err.WriteLine($"gvtctl: {GvtdClient.OneLine(e.Message)}{(verbose ? $" [{e.GetType().Name}]" : "")}");
             return ExitCodes.Failure;
         }
     }
