@@ -215,7 +215,7 @@ internal static class Commands
                         w.WriteString("parent", parent.Name);
                         w.WriteString("driver", parent.Driver);
                         w.WriteString("type", t.Id);
-                        w.WriteString("name", t.Name);
+                        w.StringOrNull("name", t.Name);
                         w.WriteString("deviceApi", t.DeviceApi);
                         w.WriteString("description", t.Description);
                         w.WriteNumber("available", t.Available);
