@@ -195,13 +195,14 @@ internal static class Commands
     private static int Types(CommandLine cl, Terminal term, GvtdClient gvtd)
     {
         cl.Expect("[PARENT]");
-        var (_, parents) = Objects(gvtd);
+        var (_, all) = Objects(gvtd);
+        var parents = all;
         if (cl.Operands.Count == 1)
         {
             var wanted = Identifiers.TryNormaliseParent(cl.Operands[0], out var p, out _) ? p : cl.Operands[0];
-            parents = parents.Where(x => x.Name == wanted).ToList();
+            parents = all.Where(x => x.Name == wanted).ToList();
             if (parents.Count == 0)
-                throw new CliException(ExitCodes.Failure, $"no mdev parent {wanted}; {KnownParents(Objects(gvtd).Parents)}");
+                throw new CliException(ExitCodes.Failure, $"no mdev parent {wanted}; {KnownParents(all)}");
         }
         if (cl.Json)
         {

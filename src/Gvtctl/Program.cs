@@ -49,6 +49,10 @@ internal static class Program
             }
             return Commands.Run(cl, term);
         }
+        catch (Std.ReaderGoneException)
+        {
+            return ExitCodes.Ok; // `gvtctl list | head -1`
+        }
         catch (CliException e)
         {
             var suffix = verbose && e.BusError is not null ? $" [{e.BusError}]" : "";

@@ -1,21 +1,56 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 
 namespace Gvtctl;
 
 /// <summary>
-/// stdout and stderr without System.Console's terminal set-up: Console.Out (and Console.WindowWidth, which locks
-/// it) switch a terminal into keypad mode with an escape sequence, and gvtctl writes none unless it colours.
+/// stdout and stderr written with write(2), not through System.Console: Console's streams (and Console.Out,
+/// Console.WindowWidth) switch a terminal into keypad mode with an escape sequence on first use, and gvtctl writes
+/// none unless it colours. A FileStream would do on a terminal but not on a redirected file, where it writes at
+/// its own offset and overwrites what another process appended (`{ gvtctl status; gvtctl list; } > out`).
 /// </summary>
 internal static partial class Std
 {
-    public static readonly TextWriter Out = Open(1);
-    public static readonly TextWriter Err = Open(2);
+    public static readonly TextWriter Out = new StreamWriter(new FdStream(1), new UTF8Encoding(false)) { AutoFlush = true };
+    public static readonly TextWriter Err = new StreamWriter(new FdStream(2), new UTF8Encoding(false)) { AutoFlush = true };
 
-    // Not Console.OpenStandardOutput either: its stream initialises the terminal on the first write.
-    private static StreamWriter Open(int fd) =>
-        new(new FileStream(new SafeFileHandle(fd, ownsHandle: false), FileAccess.Write, 1), new UTF8Encoding(false)) { AutoFlush = true };
+    private const int EINTR = 4, EAGAIN = 11;
+
+    [DllImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static extern nint Write(int fd, ref byte buffer, nint count);
+
+    /// <summary>Thrown when the reader went away (EPIPE): gvtctl then stops quietly, like other tools.</summary>
+    internal sealed class ReaderGoneException() : IOException("the output's reader has gone");
+
+    private sealed class FdStream(int fd) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            while (count > 0)
+            {
+                nint n = Std.Write(fd, ref buffer[offset], count);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno is EINTR or EAGAIN) continue;
+                    if (errno == 32) throw new ReaderGoneException();
+                    throw new IOException($"cannot write to file descriptor {fd}: {Marshal.GetPInvokeErrorMessage(errno)}");
+                }
+                offset += (int)n;
+                count -= (int)n;
+            }
+        }
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct WinSize

@@ -321,6 +321,20 @@ public sealed class GvtctlTests(SystemBusFixture bus)
     }
 
     [Fact]
+    public void Output_RedirectedToOneFileByTwoRuns_KeepsBoth()
+    {
+        using var tmp = new TempDir();
+        var file = tmp.Combine("out");
+        var gvtctl = $"'{GvtctlRun.DotnetHost()}' '{GvtctlRun.Dll}'";
+        using var sh = System.Diagnostics.Process.Start("sh", ["-c", $"{{ {gvtctl} --version; {gvtctl} help reload; }} > '{file}'"])!;
+        sh.WaitForExit();
+
+        var text = File.ReadAllText(file);
+        Assert.StartsWith($"gvtctl {Gvtd.Program.Version}\n", text);
+        Assert.Contains("Usage: gvtctl reload", text);
+    }
+
+    [Fact]
     public void Doctor_RunsWithoutTheDaemon_TextAndJsonAgree()
     {
         using var tmp = new TempDir();
