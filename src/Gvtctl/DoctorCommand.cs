@@ -1,0 +1,58 @@
+using Gvtctl.Doctor;
+
+namespace Gvtctl;
+
+/// <summary>Renders the doctor checks (Gvtctl.Doctor.DoctorChecks) as text or JSON; needs no daemon.</summary>
+internal static class DoctorCommand
+{
+    public static string Label(CheckStatus status) => status switch
+    {
+        CheckStatus.Ok => "ok",
+        CheckStatus.Warning => "warning",
+        CheckStatus.Failed => "FAILED",
+        _ => "skipped",
+    };
+
+    public static int Run(CommandLine cl, Terminal term)
+    {
+        var env = new DoctorEnvironment(SysfsRoot: cl.SysfsRoot ?? "/sys", ProcRoot: cl.ProcRoot ?? "/proc");
+        var checks = DoctorChecks.Run(env);
+        int failed = checks.Count(c => c.Status == CheckStatus.Failed);
+        int warnings = checks.Count(c => c.Status == CheckStatus.Warning);
+        if (cl.Json)
+        {
+            Json.Write(term.Out, w =>
+            {
+                w.WriteStartObject();
+                w.WriteStartArray("checks");
+                foreach (var c in checks)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("id", c.Id);
+                    w.WriteString("title", c.Title);
+                    w.WriteString("status", c.Status.ToString().ToLowerInvariant());
+                    w.WriteString("detail", c.Detail);
+                    w.StringOrNull("fix", c.Fix);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteNumber("failed", failed);
+                w.WriteNumber("warnings", warnings);
+                w.WriteEndObject();
+            });
+        }
+        else
+        {
+            foreach (var c in checks)
+            {
+                var label = Label(c.Status);
+                var colour = c.Status switch { CheckStatus.Ok => "32", CheckStatus.Warning => "33", CheckStatus.Failed => "31", _ => "2" };
+                var fix = c.Status != CheckStatus.Ok && !string.IsNullOrEmpty(c.Fix) ? $"; fix: {GvtdClient.OneLine(c.Fix)}" : "";
+                var detail = c.Detail.Length > 0 ? $": {GvtdClient.OneLine(c.Detail)}" : "";
+                term.Out.WriteLine($"{term.Paint(label.PadRight(7), colour)}  {c.Title}{detail}{fix}");
+            }
+            term.Out.WriteLine(failed > 0 ? $"{failed} check(s) failed, {warnings} warning(s)." : $"Nothing failed ({warnings} warning(s)).");
+        }
+        return failed > 0 ? ExitCodes.Failure : ExitCodes.Ok;
+    }
+}
