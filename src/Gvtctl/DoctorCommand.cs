@@ -13,9 +13,30 @@ internal static class DoctorCommand
         _ => "skipped",
     };
 
+    /// <summary>Whether gvtd answers on the bus, and what it says of its state and config; never throws.</summary>
+    private static DaemonStatus AskDaemon(CommandLine cl)
+    {
+        try
+        {
+            using var client = GvtdClient.Connect(cl.Bus);
+            var manager = client.GetAll(GvtdClient.ManagerPath, GvtdClient.ManagerIface, "asking gvtd for its state");
+            return new DaemonStatus(true, manager.GetValueOrDefault("State") as string,
+                manager.GetValueOrDefault("ConfigError") is string { Length: > 0 } error ? error : null);
+        }
+        catch (CliException)
+        {
+            return new DaemonStatus(false, null, null);
+        }
+    }
+
     public static int Run(CommandLine cl, Terminal term)
     {
-        var env = new DoctorEnvironment(SysfsRoot: cl.SysfsRoot ?? "/sys", ProcRoot: cl.ProcRoot ?? "/proc");
+        var env = DoctorEnvironment.Host with
+        {
+            SysfsRoot = cl.SysfsRoot ?? "/sys",
+            ProcRoot = cl.ProcRoot ?? "/proc",
+            DaemonStatus = () => AskDaemon(cl),
+        };
         var checks = DoctorChecks.Run(env);
         int failed = checks.Count(c => c.Status == CheckStatus.Failed);
         int warnings = checks.Count(c => c.Status == CheckStatus.Warning);
@@ -48,7 +69,7 @@ internal static class DoctorCommand
                 var label = Label(c.Status);
                 var colour = c.Status switch { CheckStatus.Ok => "32", CheckStatus.Warning => "33", CheckStatus.Failed => "31", _ => "2" };
                 var fix = c.Status != CheckStatus.Ok && !string.IsNullOrEmpty(c.Fix) ? $"; fix: {GvtdClient.OneLine(c.Fix)}" : "";
-                var detail = c.Detail.Length > 0 ? $": {GvtdClient.OneLine(c.Detail)}" : "";
+                var detail = c.Detail.Length > 0 ? $": {GvtdClient.OneLine(c.Detail).TrimEnd('.')}" : "";
                 term.Out.WriteLine($"{term.Paint(label.PadRight(7), colour)}  {c.Title}{detail}{fix}");
             }
             term.Out.WriteLine(failed > 0 ? $"{failed} check(s) failed, {warnings} warning(s)." : $"Nothing failed ({warnings} warning(s)).");

@@ -75,7 +75,7 @@ internal sealed class GvtdClient : IDisposable
             {
                 done.Cancel();
             }
-        }, CallTimeout);
+        }, CallTimeout, allowInteractiveAuthorization: true);
         try
         {
             _bus.Run(done.Token);

@@ -49,7 +49,7 @@ internal static class Program
             }
             return Commands.Run(cl, term);
         }
-        catch (Std.ReaderGoneException)
+        catch (Gvtd.Interop.Stdio.ReaderGoneException)
         {
             return ExitCodes.Ok; // `gvtctl list | head -1`
         }

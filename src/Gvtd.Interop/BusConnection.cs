@@ -256,7 +256,11 @@ public sealed unsafe class BusConnection : IDisposable
     /// is readable only inside onReply. Zero/negative <paramref name="timeout"/> = sd-bus default (25 s).
     /// Calls still pending at Dispose are dropped without a callback.
     /// </summary>
-    public void CallAsync(string destination, string path, string iface, string member, Action<MessageWriter>? args, Action<MethodReply> onReply, TimeSpan timeout)
+    /// <param name="allowInteractiveAuthorization">
+    /// Lets the callee's polkit ask the user for a password (as busctl does by default); for calls a person made.
+    /// </param>
+    public void CallAsync(string destination, string path, string iface, string member, Action<MessageWriter>? args, Action<MethodReply> onReply,
+        TimeSpan timeout, bool allowInteractiveAuthorization = false)
     {
         ArgumentNullException.ThrowIfNull(onReply);
         ulong usec = timeout == Timeout.InfiniteTimeSpan ? ulong.MaxValue : timeout <= TimeSpan.Zero ? 0 : (ulong)(timeout.Ticks / 10);
@@ -267,6 +271,7 @@ public sealed unsafe class BusConnection : IDisposable
                 throw BusException.FromErrno(r, $"creating call {destination} {path} {iface}.{member}");
             try
             {
+                if (allowInteractiveAuthorization) sd_bus_message_set_allow_interactive_authorization(m, 1);
                 MessageWriter.Fill(m, args, $"Call {iface}.{member}");
                 var pending = new PendingCall(this, onReply);
                 pending.Handle = GCHandle.Alloc(pending);

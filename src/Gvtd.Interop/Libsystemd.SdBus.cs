@@ -66,6 +66,7 @@ internal static unsafe partial class Libsystemd
     [LibraryImport(Lib)] internal static partial nint sd_bus_message_get_member(nint m);
     [LibraryImport(Lib)] internal static partial nint sd_bus_message_get_sender(nint m);
     [LibraryImport(Lib)] internal static partial int sd_bus_message_get_allow_interactive_authorization(nint m);
+    [LibraryImport(Lib)] internal static partial int sd_bus_message_set_allow_interactive_authorization(nint m, int b);
     [LibraryImport(Lib)] internal static partial nint sd_bus_message_get_signature(nint m, int complete);
     [LibraryImport(Lib)] internal static partial int sd_bus_message_get_expect_reply(nint m);
     /// <summary>Returns const sd_bus_error* (not owned) or NULL.</summary>
