@@ -1,0 +1,72 @@
+using System.Globalization;
+
+namespace Gvtctl;
+
+/// <summary>`gvtctl status`: the daemon at a glance; exit 0 only when everything declared is active.</summary>
+internal static partial class Commands
+{
+    private static int Status(CommandLine cl, Terminal term, GvtdClient gvtd)
+    {
+        cl.Expect();
+        var m = gvtd.GetAll(GvtdClient.ManagerPath, GvtdClient.ManagerIface, "reading gvtd's status");
+        var state = Get(m, "State", "");
+        var configError = Get(m, "ConfigError", "");
+        var files = Get<List<string>>(m, "ConfigFiles", []);
+        ulong intervalUs = Get(m, "Interval", 0UL), lastUs = Get(m, "LastReconcile", 0UL);
+        uint desired = Get(m, "Desired", 0u), active = Get(m, "Active", 0u), failed = Get(m, "Failed", 0u);
+        DateTimeOffset? last = lastUs == 0 ? null : DateTimeOffset.UnixEpoch.AddTicks((long)lastUs * TimeSpan.TicksPerMicrosecond);
+        bool allActive = configError.Length == 0 && active == desired && failed == 0 && state != "degraded";
+
+        if (cl.Json)
+        {
+            Json.Write(term.Out, w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("version", Get(m, "Version", ""));
+                w.WriteString("state", state);
+                w.WriteStartArray("configFiles");
+                foreach (var f in files) w.WriteStringValue(f);
+                w.WriteEndArray();
+                w.StringOrNull("configError", configError);
+                w.WriteNumber("intervalSeconds", intervalUs / 1_000_000);
+                w.WriteString("prune", Get(m, "Prune", ""));
+                if (last is { } l) w.WriteString("lastReconcile", l.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+                else w.WriteNull("lastReconcile");
+                w.WriteNumber("desired", desired);
+                w.WriteNumber("active", active);
+                w.WriteNumber("failed", failed);
+                w.WriteBoolean("allActive", allActive);
+                w.WriteEndObject();
+            });
+            return allActive ? ExitCodes.Ok : ExitCodes.NotAllActive;
+        }
+
+        var o = term.Out;
+        o.WriteLine($"gvtd {Get(m, "Version", "")}: {term.State(state)}");
+        o.WriteLine($"  config:     {(files.Count == 0 ? "(none)" : string.Join(", ", files))}");
+        if (configError.Length > 0)
+            foreach (var line in configError.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                o.WriteLine($"  {term.Paint("error:", "31")}      {line}");
+        o.WriteLine($"  last pass:  {(last is { } t ? $"{t.ToLocalTime():yyyy-MM-dd HH:mm:ss} ({Ago(DateTimeOffset.UtcNow - t)})" : "none yet")}");
+        o.WriteLine($"  interval:   {Duration(intervalUs)}, prune {Get(m, "Prune", "")}");
+        o.WriteLine($"  vGPUs:      {desired} declared, {active} active, {failed} failed");
+        if (!allActive)
+            o.WriteLine(configError.Length > 0
+                ? "The config is invalid; the last valid state stays in force. Fix the file, then: gvtctl reload"
+                : $"{desired - Math.Min(active, desired)} of {desired} declared vGPU(s) not active: gvtctl plan shows why");
+        return allActive ? ExitCodes.Ok : ExitCodes.NotAllActive;
+    }
+
+    private static string Ago(TimeSpan t) =>
+        t.TotalSeconds < 1 ? "just now"
+        : t.TotalMinutes < 1 ? $"{(int)t.TotalSeconds} s ago"
+        : t.TotalHours < 1 ? $"{(int)t.TotalMinutes} min ago"
+        : t.TotalDays < 1 ? $"{(int)t.TotalHours} h ago"
+        : $"{(int)t.TotalDays} days ago";
+
+    private static string Duration(ulong us)
+    {
+        ulong s = us / 1_000_000;
+        return s % 3600 == 0 && s > 0 ? $"{s / 3600}h" : s % 60 == 0 && s > 0 ? $"{s / 60}m" : $"{s}s";
+    }
+}
