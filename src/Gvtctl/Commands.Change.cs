@@ -98,6 +98,4 @@ internal static partial class Commands
             term.Out.WriteLine("Reloaded; a pass has run.");
         return ExitCodes.Ok;
     }
-
-    // ------------------------------------------------------------------ VM configuration
 }
