@@ -154,32 +154,8 @@ signal_gvtd() { kill "-$1" "$(gvtd_pid)"; }
 # A system-type bus of our own, with the policy gvtd ships, so the unprivileged checks are real.
 start_bus() {
     mkdir -p /run/gvtd-vm-bus
-    cat > "$WORK/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=/run/gvtd-vm-bus/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Peer"/>
-  </policy>
-  <include>$REPO/packaging/dbus/org.gvtd.Gvtd1.conf</include>
-</busconfig>
-EOF
+    sed -e "s|@SOCKET@|/run/gvtd-vm-bus/system_bus_socket|" -e "s|@POLICY@|$REPO/packaging/dbus/org.gvtd.Gvtd1.conf|" \
+        "$REPO/tests/system-bus.conf.in" > "$WORK/bus.conf"
     dbus-daemon --config-file="$WORK/bus.conf" --nofork --nopidfile >> "$RESULTS/dbus.log" 2>&1 &
     wait_until 10 "the bus socket exists" test -S /run/gvtd-vm-bus/system_bus_socket
 }
