@@ -1,4 +1,3 @@
-using Gvtd.Interop;
 
 namespace Gvtctl;
 

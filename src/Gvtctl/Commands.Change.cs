@@ -1,4 +1,4 @@
-using Gvtd.DesiredState;
+using Gvtd.Contract;
 
 namespace Gvtctl;
 
@@ -27,9 +27,7 @@ internal static partial class Commands
                     ? "add: gvtd sees no mdev parent; give --parent, or check the GPU with gvtctl doctor"
                     : $"add: several parents, choose one with --parent: {string.Join(", ", parents.Select(p => p.Name))}");
         }
-        var (newUuid, path) = gvtd.Call(GvtdClient.ManagerPath, GvtdClient.ManagerIface, "AddVGpu",
-            w => { w.Write(uuid); w.Write(type); w.Write(parent); w.Write(cl.Runtime); },
-            r => (r.ReadString(), r.ReadObjectPath()), "add a vGPU");
+        var (newUuid, path) = gvtd.AddVGpu(uuid, type, parent, cl.Runtime);
         if (cl.Json)
         {
             Json.Write(term.Out, w =>
@@ -61,7 +59,7 @@ internal static partial class Commands
     private static int Remove(CommandLine cl, Terminal term, GvtdClient gvtd)
     {
         var uuid = RequireUuid(cl);
-        gvtd.Call(GvtdClient.ManagerPath, GvtdClient.ManagerIface, "RemoveVGpu", w => w.Write(uuid), "remove a vGPU");
+        gvtd.RemoveVGpu(uuid);
         if (cl.Json)
             Json.Write(term.Out, w => { w.WriteStartObject(); w.WriteString("removed", uuid); w.WriteEndObject(); });
         else
@@ -72,8 +70,7 @@ internal static partial class Commands
     private static int Reconcile(CommandLine cl, Terminal term, GvtdClient gvtd)
     {
         cl.Expect();
-        var (created, removed, failed) = gvtd.Call(GvtdClient.ManagerPath, GvtdClient.ManagerIface, "Reconcile", null,
-            r => (r.ReadUInt32(), r.ReadUInt32(), r.ReadUInt32()), "run a pass");
+        var (created, removed, failed) = gvtd.Reconcile();
         if (cl.Json)
             Json.Write(term.Out, w =>
             {
@@ -91,7 +88,7 @@ internal static partial class Commands
     private static int Reload(CommandLine cl, Terminal term, GvtdClient gvtd)
     {
         cl.Expect();
-        gvtd.Call(GvtdClient.ManagerPath, GvtdClient.ManagerIface, "Reload", null, "reload the configuration");
+        gvtd.Reload();
         if (cl.Json)
             Json.Write(term.Out, w => { w.WriteStartObject(); w.WriteBoolean("reloaded", true); w.WriteEndObject(); });
         else

@@ -1,6 +1,5 @@
 using System.Globalization;
-using Gvtd.DesiredState;
-using Gvtd.Sysfs;
+using Gvtd.Contract;
 
 namespace Gvtctl;
 
@@ -124,14 +123,7 @@ internal static partial class Commands
     private static int Plan(CommandLine cl, Terminal term, GvtdClient gvtd)
     {
         cl.Expect();
-        var actions = gvtd.Call(GvtdClient.ManagerPath, GvtdClient.ManagerIface, "Plan", null,
-            r => r.ReadArray("(sssss)", x =>
-            {
-                x.EnterContainer('r', "sssss");
-                var a = (Action: x.ReadString(), Uuid: x.ReadString(), Type: x.ReadString(), Parent: x.ReadString(), Reason: x.ReadString());
-                x.ExitContainer();
-                return a;
-            }), "asking gvtd for its plan");
+        var actions = gvtd.Plan();
         if (cl.Json)
         {
             Json.Write(term.Out, w =>
@@ -140,7 +132,7 @@ internal static partial class Commands
                 foreach (var a in actions)
                 {
                     w.WriteStartObject();
-                    w.WriteString("action", a.Action);
+                    w.WriteString("action", a.Kind);
                     w.WriteString("uuid", a.Uuid);
                     w.WriteString("type", a.Type);
                     w.WriteString("parent", a.Parent);
@@ -158,7 +150,7 @@ internal static partial class Commands
         }
         var table = new Table("ACTION", "UUID", "TYPE", "PARENT", "REASON");
         foreach (var a in actions)
-            table.Add(a.Action, a.Uuid, a.Type, a.Parent, GvtdClient.OneLine(a.Reason));
+            table.Add(a.Kind, a.Uuid, a.Type, a.Parent, GvtdClient.OneLine(a.Reason));
         table.Write(term, (col, text) => col == 0 ? term.State(text) : text);
         return ExitCodes.Ok;
     }

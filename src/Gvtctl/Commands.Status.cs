@@ -1,4 +1,5 @@
 using System.Globalization;
+using Gvtd.Contract;
 
 namespace Gvtctl;
 
@@ -8,7 +9,7 @@ internal static partial class Commands
     private static int Status(CommandLine cl, Terminal term, GvtdClient gvtd)
     {
         cl.Expect();
-        var m = gvtd.GetAll(GvtdClient.ManagerPath, GvtdClient.ManagerIface, "reading gvtd's status");
+        var m = gvtd.GetAll(BusNames.ManagerPath, BusNames.ManagerInterface, "reading gvtd's status");
         var state = Get(m, "State", "");
         var configError = Get(m, "ConfigError", "");
         var files = Get<List<string>>(m, "ConfigFiles", []);
@@ -48,7 +49,7 @@ internal static partial class Commands
             foreach (var line in configError.Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 o.WriteLine($"  {term.Paint("error:", "31")}      {line}");
         o.WriteLine($"  last pass:  {(last is { } t ? $"{t.ToLocalTime():yyyy-MM-dd HH:mm:ss} ({Ago(DateTimeOffset.UtcNow - t)})" : "none yet")}");
-        o.WriteLine($"  interval:   {Duration(intervalUs)}, prune {Get(m, "Prune", "")}");
+        o.WriteLine($"  interval:   {Durations.Format(TimeSpan.FromTicks((long)intervalUs * TimeSpan.TicksPerMicrosecond))}, prune {Get(m, "Prune", "")}");
         o.WriteLine($"  vGPUs:      {desired} declared, {active} active, {failed} failed");
         if (!allActive)
             o.WriteLine(configError.Length > 0
@@ -63,10 +64,4 @@ internal static partial class Commands
         : t.TotalHours < 1 ? $"{(int)t.TotalMinutes} min ago"
         : t.TotalDays < 1 ? $"{(int)t.TotalHours} h ago"
         : $"{(int)t.TotalDays} days ago";
-
-    private static string Duration(ulong us)
-    {
-        ulong s = us / 1_000_000;
-        return s % 3600 == 0 && s > 0 ? $"{s / 3600}h" : s % 60 == 0 && s > 0 ? $"{s / 60}m" : $"{s}s";
-    }
 }

@@ -1,3 +1,4 @@
+using Gvtd.Contract;
 
 namespace Gvtctl;
 
@@ -13,12 +14,15 @@ internal static partial class Commands
         return (vgpu, parents.FirstOrDefault(p => p.Name == vgpu.Parent));
     }
 
+    /// <summary>
+    /// The contract's rule, as gvtd's QemuArgs property gives it. Where gvtd has no place for the
+    /// device yet (its parent is absent), the kernel's bus link is where it will be.
+    /// </summary>
     internal static string QemuDevice(VGpu vgpu, ParentDevice? parent)
     {
         var sysfs = vgpu.SysfsPath.Length > 0 ? vgpu.SysfsPath
             : parent is not null ? $"{parent.SysfsPath}/{vgpu.Uuid}" : $"/sys/bus/mdev/devices/{vgpu.Uuid}";
-        var extra = parent?.IsGvtg == true ? ",display=on,x-igd-opregion=on" : "";
-        return $"vfio-pci,sysfsdev={sysfs}{extra},rombar=0";
+        return VmArguments.QemuDevice(sysfs, parent?.Driver ?? "");
     }
 
     private static int QemuArgs(CommandLine cl, Terminal term, GvtdClient gvtd)
@@ -41,14 +45,7 @@ internal static partial class Commands
         return ExitCodes.Ok;
     }
 
-    internal static string HostdevXml(VGpu vgpu, ParentDevice? parent) =>
-        $"""
-        <hostdev mode='subsystem' type='mdev' model='vfio-pci'{(parent?.IsGvtg == true ? " display='on'" : "")}>
-          <source>
-            <address uuid='{vgpu.Uuid}'/>
-          </source>
-        </hostdev>
-        """;
+    internal static string HostdevXml(VGpu vgpu, ParentDevice? parent) => VmArguments.LibvirtHostdev(vgpu.Uuid, parent?.Driver ?? "");
 
     private static int LibvirtXml(CommandLine cl, Terminal term, GvtdClient gvtd)
     {

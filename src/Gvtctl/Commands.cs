@@ -1,15 +1,11 @@
-using Gvtd.Sysfs;
+using Gvtd.Contract;
 
 namespace Gvtctl;
 
 internal sealed record VGpu(string Path, string Uuid, string Name, string Type, string Parent, string State, bool InUse,
     bool Declared, bool Owned, string LastError, string Source, string SysfsPath, string QemuArgs);
 
-internal sealed record ParentDevice(string Path, string Name, string Driver, string SysfsPath, IReadOnlyList<MdevType> Types)
-{
-    /// <summary>GVT-g's parent is the i915 GPU; there the display and OpRegion options apply.</summary>
-    public bool IsGvtg => Driver == "i915";
-}
+internal sealed record ParentDevice(string Path, string Name, string Driver, string SysfsPath, IReadOnlyList<MdevTypeRow> Types);
 
 internal static partial class Commands
 {
@@ -58,13 +54,13 @@ internal static partial class Commands
         var parents = new List<ParentDevice>();
         foreach (var (path, ifaces) in objects)
         {
-            if (ifaces.TryGetValue(GvtdClient.VGpuIface, out var v))
+            if (ifaces.TryGetValue(BusNames.VGpuInterface, out var v))
                 vgpus.Add(new VGpu(path, Get(v, "Uuid", ""), Get(v, "Name", ""), Get(v, "Type", ""), Get(v, "Parent", ""),
                     Get(v, "State", ""), Get(v, "InUse", false), Get(v, "Declared", false), Get(v, "Owned", false),
                     Get(v, "LastError", ""), Get(v, "Source", ""), Get(v, "SysfsPath", ""), Get(v, "QemuArgs", "")));
-            if (ifaces.TryGetValue(GvtdClient.ParentIface, out var p))
+            if (ifaces.TryGetValue(BusNames.ParentInterface, out var p))
                 parents.Add(new ParentDevice(path, Get(p, "Name", ""), Get(p, "Driver", ""), Get(p, "SysfsPath", ""),
-                    Get<List<MdevType>>(p, "Types", [])));
+                    Get<List<MdevTypeRow>>(p, "Types", [])));
         }
         vgpus.Sort((a, b) => string.CompareOrdinal(a.Parent + a.Uuid, b.Parent + b.Uuid));
         parents.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));

@@ -1,3 +1,4 @@
+using Gvtd.Contract;
 using Gvtctl.Doctor;
 
 namespace Gvtctl;
@@ -19,7 +20,7 @@ internal static class DoctorCommand
         try
         {
             using var client = GvtdClient.Connect(cl.Bus);
-            var manager = client.GetAll(GvtdClient.ManagerPath, GvtdClient.ManagerIface, "asking gvtd for its state");
+            var manager = client.GetAll(BusNames.ManagerPath, BusNames.ManagerInterface, "asking gvtd for its state");
             return new DaemonStatus(true, manager.GetValueOrDefault("State") as string,
                 manager.GetValueOrDefault("ConfigError") is string { Length: > 0 } error ? error : null);
         }

@@ -1,4 +1,5 @@
-using Gvtd.Interop;
+using Gvtd.Contract;
+using Tmds.DBus.Protocol;
 
 namespace Gvtctl;
 
@@ -11,24 +12,24 @@ internal sealed class CliException(int exitCode, string message, string? busErro
     public string? BusError { get; } = busError;
 }
 
+public enum BusKind { System, User }
+
+/// <summary>Writes a call's arguments.</summary>
+internal delegate void ArgsWriter(ref MessageWriter writer);
+
 /// <summary>
-/// Synchronous calls to gvtd over the shared sd-bus interop: each call is queued with CallAsync and the
-/// connection's loop runs on this thread until the reply callback has read the body and stopped it.
+/// gvtctl's calls to gvtd, one at a time and waited for: each has a timeout, lets polkit ask the
+/// user for a password (as busctl does), and turns every D-Bus error into one line and an exit code.
+/// The wire records come from the contract gvtd itself writes with.
 /// </summary>
 internal sealed class GvtdClient : IDisposable
 {
-    public const string Service = "org.gvtd.Gvtd1";
-    public const string Root = "/org/gvtd/Gvtd1";
-    public const string ManagerPath = "/org/gvtd/Gvtd1/Manager";
-    public const string ManagerIface = "org.gvtd.Gvtd1.Manager";
-    public const string VGpuIface = "org.gvtd.Gvtd1.VGpu";
-    public const string ParentIface = "org.gvtd.Gvtd1.Parent";
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(90);
 
-    private readonly BusConnection _bus;
+    private readonly DBusConnection _bus;
     private readonly BusKind _kind;
 
-    private GvtdClient(BusConnection bus, BusKind kind)
+    private GvtdClient(DBusConnection bus, BusKind kind)
     {
         _bus = bus;
         _kind = kind;
@@ -36,65 +37,62 @@ internal sealed class GvtdClient : IDisposable
 
     public static GvtdClient Connect(BusKind kind)
     {
+        var name = kind.ToString().ToLowerInvariant();
+        var address = kind == BusKind.System ? DBusAddress.System : DBusAddress.Session;
+        if (address is null)
+            throw new CliException(ExitCodes.NotRunning, $"cannot connect to the D-Bus {name} bus: no address is known (set DBUS_SESSION_BUS_ADDRESS)");
+        var bus = new DBusConnection(new DBusConnectionOptions(address) { AutoConnect = false });
         try
         {
-            return new GvtdClient(BusConnection.Open(kind), kind);
+            bus.ConnectAsync().AsTask().WaitAsync(CallTimeout).GetAwaiter().GetResult();
+            return new GvtdClient(bus, kind);
         }
-        catch (BusUnavailableException e)
+        catch (Exception e) when (e is DBusConnectionException or IOException or TimeoutException or System.Net.Sockets.SocketException)
         {
-            throw new CliException(ExitCodes.NotRunning, LowerFirst(e.Message.TrimEnd('.')));
+            bus.Dispose();
+            throw new CliException(ExitCodes.NotRunning, $"cannot connect to the D-Bus {name} bus at {address}: {OneLine(e.Message).TrimEnd('.')}");
         }
     }
 
-    /// <summary>Calls <paramref name="member"/> and lets <paramref name="read"/> read the reply body; D-Bus errors become CliException.</summary>
-    public T Call<T>(string path, string iface, string member, Action<MessageWriter>? args, Func<MessageReader, T> read, string what)
+    /// <summary>Calls <paramref name="member"/> on gvtd and reads the reply; D-Bus errors become CliException.</summary>
+    public T Call<T>(string path, string iface, string member, string? signature, ArgsWriter? args, MessageValueReader<T> read, string what)
     {
-        T result = default!;
-        string? errorName = null, errorMessage = null;
-        Exception? failure = null;
-        using var done = new CancellationTokenSource();
-        _bus.CallAsync(Service, path, iface, member, args, reply =>
-        {
-            try
-            {
-                if (reply.IsError)
-                {
-                    errorName = reply.ErrorName;
-                    errorMessage = reply.ErrorMessage;
-                }
-                else
-                {
-                    result = read(reply.Body!);
-                }
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-            finally
-            {
-                done.Cancel();
-            }
-        }, CallTimeout, allowInteractiveAuthorization: true);
+        var writer = _bus.GetMessageWriter();
+        MessageBuffer message;
         try
         {
-            _bus.Run(done.Token);
+            writer.WriteMethodCallHeader(BusNames.Service, path, iface, member, signature, MessageFlags.AllowInteractiveAuthorization);
+            args?.Invoke(ref writer);
+            message = writer.CreateMessage();
         }
-        catch (BusException e)
+        finally
         {
-            throw new CliException(ExitCodes.Failure, $"lost the connection to the bus while {what}", e.ErrorName);
+            writer.Dispose();
         }
-        if (failure is BusException be)
-            throw new CliException(ExitCodes.Failure, $"gvtd's answer to {member} was not understood: {be.Message}", be.ErrorName);
-        if (failure is not null)
-            throw new CliException(ExitCodes.Failure, $"gvtd's answer to {member} was not understood: {failure.Message}");
-        if (errorName is not null)
-            throw Translate(errorName, errorMessage ?? "", what);
-        return result;
+        try
+        {
+            return _bus.CallMethodAsync(message, read).WaitAsync(CallTimeout).GetAwaiter().GetResult();
+        }
+        catch (DBusErrorReplyException e)
+        {
+            throw Translate(e.ErrorName, e.ErrorMessage, what);
+        }
+        catch (TimeoutException)
+        {
+            throw Translate(BusErrors.NoReply, "", what);
+        }
+        catch (DBusConnectionException e)
+        {
+            throw new CliException(ExitCodes.Failure, $"lost the connection to the bus while {what}: {OneLine(e.Message)}", BusErrors.Disconnected);
+        }
+        catch (Exception e) when (e is DBusReadException or DBusUnexpectedValueException or InvalidOperationException or IndexOutOfRangeException)
+        {
+            throw new CliException(ExitCodes.Failure, $"gvtd's answer to {member} was not understood: {OneLine(e.Message)}");
+        }
     }
 
-    public void Call(string path, string iface, string member, Action<MessageWriter>? args, string what) =>
-        Call<bool>(path, iface, member, args, _ => true, what);
+    public void Call(string path, string iface, string member, string? signature, ArgsWriter? args, string what) =>
+        Call(path, iface, member, signature, args, (_, _) => true, what);
 
     private CliException Translate(string name, string message, string what)
     {
@@ -109,13 +107,13 @@ internal sealed class GvtdClient : IDisposable
                 {
                     var hint = message.Contains("sudo", StringComparison.Ordinal)
                         ? message
-                        : $"{message.TrimEnd('.')}; run it as root (sudo gvtctl ...) or as a user polkit grants org.gvtd.Gvtd1.manage (an administrator)";
+                        : $"{message.TrimEnd('.')}; run it as root (sudo gvtctl ...) or as a user polkit grants {BusNames.ManageAction} (an administrator)";
                     return new CliException(ExitCodes.Failure, $"not allowed to {what}: {hint}", name);
                 }
             case BusErrors.NoReply or BusErrors.Timeout:
                 return new CliException(ExitCodes.Failure, $"gvtd did not answer while {what} (timed out after {CallTimeout.TotalSeconds:0} s): journalctl -u gvtd", name);
             case BusErrors.UnknownObject or BusErrors.UnknownMethod or BusErrors.UnknownInterface or BusErrors.UnknownProperty:
-                return new CliException(ExitCodes.Failure, $"{message.TrimEnd('.')} (is gvtd older than gvtctl? gvtctl --version, busctl introspect {Service} {ManagerPath})", name);
+                return new CliException(ExitCodes.Failure, $"{message.TrimEnd('.')} (is gvtd older than gvtctl? gvtctl --version, busctl introspect {BusNames.Service} {BusNames.ManagerPath})", name);
             default:
                 return new CliException(ExitCodes.Failure, message.Length > 0 ? message : $"{what} failed ({name})", name);
         }
@@ -124,83 +122,97 @@ internal sealed class GvtdClient : IDisposable
     internal static string OneLine(string text) =>
         string.Join("; ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
-    internal static string LowerFirst(string s) => s.Length > 0 && char.IsUpper(s[0]) && (s.Length == 1 || !char.IsUpper(s[1])) ? char.ToLowerInvariant(s[0]) + s[1..] : s;
-
     // ------------------------------------------------------------------ typed calls
+
+    public List<PlanRow> Plan() =>
+        Call(BusNames.ManagerPath, BusNames.ManagerInterface, "Plan", null, null, (m, _) =>
+        {
+            var r = m.GetBodyReader();
+            return PlanRow.ReadArray(ref r);
+        }, "asking gvtd for its plan");
+
+    public (string Uuid, string Path) AddVGpu(string uuid, string type, string parent, bool runtime) =>
+        Call(BusNames.ManagerPath, BusNames.ManagerInterface, "AddVGpu", "sssb", (ref MessageWriter w) =>
+        {
+            w.WriteString(uuid);
+            w.WriteString(type);
+            w.WriteString(parent);
+            w.WriteBool(runtime);
+        }, (m, _) =>
+        {
+            var r = m.GetBodyReader();
+            return (r.ReadString(), r.ReadObjectPathAsString());
+        }, "add a vGPU");
+
+    public void RemoveVGpu(string uuid) =>
+        Call(BusNames.ManagerPath, BusNames.ManagerInterface, "RemoveVGpu", "s", (ref MessageWriter w) => w.WriteString(uuid), "remove a vGPU");
+
+    public (uint Created, uint Removed, uint Failed) Reconcile() =>
+        Call(BusNames.ManagerPath, BusNames.ManagerInterface, "Reconcile", null, null, (m, _) =>
+        {
+            var r = m.GetBodyReader();
+            return (r.ReadUInt32(), r.ReadUInt32(), r.ReadUInt32());
+        }, "run a pass");
+
+    public void Reload() => Call(BusNames.ManagerPath, BusNames.ManagerInterface, "Reload", null, null, "reload the configuration");
 
     /// <summary>org.freedesktop.DBus.Properties.GetAll of one interface.</summary>
     public Dictionary<string, object?> GetAll(string path, string iface, string what) =>
-        Call(path, "org.freedesktop.DBus.Properties", "GetAll", w => w.Write(iface), ReadProperties, what);
+        Call(path, BusNames.Properties, "GetAll", "s", (ref MessageWriter w) => w.WriteString(iface), (m, _) =>
+        {
+            var r = m.GetBodyReader();
+            return ReadProperties(ref r);
+        }, what);
 
     /// <summary>ObjectManager.GetManagedObjects at /org/gvtd/Gvtd1: path → interface → properties.</summary>
     public Dictionary<string, Dictionary<string, Dictionary<string, object?>>> GetManagedObjects(string what) =>
-        Call(Root, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", null, r =>
+        Call(BusNames.Root, BusNames.ObjectManager, "GetManagedObjects", null, null, (m, _) =>
         {
             var objects = new Dictionary<string, Dictionary<string, Dictionary<string, object?>>>(StringComparer.Ordinal);
-            r.EnterContainer('a', "{oa{sa{sv}}}");
-            while (r.EnterContainer('e', "oa{sa{sv}}"))
+            var r = m.GetBodyReader();
+            var all = r.ReadDictionaryStart();
+            while (r.HasNext(all))
             {
-                var path = r.ReadObjectPath();
+                var path = r.ReadObjectPathAsString();
                 var ifaces = new Dictionary<string, Dictionary<string, object?>>(StringComparer.Ordinal);
-                r.EnterContainer('a', "{sa{sv}}");
-                while (r.EnterContainer('e', "sa{sv}"))
+                var entries = r.ReadDictionaryStart();
+                while (r.HasNext(entries))
                 {
                     var name = r.ReadString();
-                    ifaces[name] = ReadProperties(r);
-                    r.ExitContainer();
+                    ifaces[name] = ReadProperties(ref r);
                 }
-                r.ExitContainer();
                 objects[path] = ifaces;
-                r.ExitContainer();
             }
-            r.ExitContainer();
             return objects;
         }, what);
 
-    private static Dictionary<string, object?> ReadProperties(MessageReader r)
-    {
-        var props = new Dictionary<string, object?>(StringComparer.Ordinal);
-        r.EnterContainer('a', "{sv}");
-        while (r.EnterContainer('e', "sv"))
-        {
-            var name = r.ReadString();
-            props[name] = ReadVariant(r);
-            r.ExitContainer();
-        }
-        r.ExitContainer();
-        return props;
-    }
+    private static Dictionary<string, object?> ReadProperties(ref Reader r) =>
+        r.ReadDictionaryOfStringToVariantValue().ToDictionary(p => p.Key, p => Value(p.Value), StringComparer.Ordinal);
 
-    /// <summary>The variant types gvtd uses: s o b u t as a(ssssu); anything else is skipped as null.</summary>
-    private static object? ReadVariant(MessageReader r)
+    /// <summary>The property types gvtd uses: s o b u t as a(ssssu); anything else is kept as null.</summary>
+    private static object? Value(VariantValue v) => v.Type switch
     {
-        r.PeekType(out _, out var contents);
-        r.EnterContainer('v', contents);
-        object? value = contents switch
+        VariantValueType.String => v.GetString(),
+        VariantValueType.ObjectPath => v.GetObjectPathAsString(),
+        VariantValueType.Bool => v.GetBool(),
+        VariantValueType.UInt32 => v.GetUInt32(),
+        VariantValueType.UInt64 => v.GetUInt64(),
+        VariantValueType.Array when v.ItemType == VariantValueType.String => v.GetArray<string>().ToList(),
+        VariantValueType.Array when v.ItemType == VariantValueType.Struct => TypeRows(v),
+        _ => null,
+    };
+
+    private static List<MdevTypeRow>? TypeRows(VariantValue array)
+    {
+        var rows = new List<MdevTypeRow>(array.Count);
+        for (var i = 0; i < array.Count; i++)
         {
-            "s" => r.ReadString(),
-            "o" => r.ReadObjectPath(),
-            "b" => r.ReadBool(),
-            "u" => r.ReadUInt32(),
-            "t" => r.ReadUInt64(),
-            "as" => r.ReadArray("s", x => x.ReadString()),
-            "a(ssssu)" => r.ReadArray("(ssssu)", x =>
-            {
-                x.EnterContainer('r', "ssssu");
-                var t = new MdevType(x.ReadString(), x.ReadString(), x.ReadString(), x.ReadString(), x.ReadUInt32());
-                x.ExitContainer();
-                return t;
-            }),
-            _ => null,
-        };
-        if (value is null && contents is not null)
-            r.Skip(contents);
-        r.ExitContainer();
-        return value;
+            var t = array.GetItem(i);
+            if (t.Count != 5) return null;
+            rows.Add(new MdevTypeRow(t.GetItem(0).GetString(), t.GetItem(1).GetString(), t.GetItem(2).GetString(), t.GetItem(3).GetString(), t.GetItem(4).GetUInt32()));
+        }
+        return rows;
     }
 
     public void Dispose() => _bus.Dispose();
 }
-
-/// <summary>One entry of a Parent's Types property: id, name, device_api, description, available_instances.</summary>
-internal sealed record MdevType(string Id, string Name, string DeviceApi, string Description, uint Available);

@@ -1,116 +1,116 @@
 using Gvtd.Commands;
-using Gvtd.Interop;
+using Gvtd.Contract;
 using Gvtd.Reconcile;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Tmds.DBus.Protocol;
 
 namespace Gvtd.Bus;
 
 /// <summary>
-/// Puts gvtd on D-Bus: opens the bus, exports the objects, takes the name (before systemd hears
-/// READY=1, as hostnamed does), and runs the one thread that owns the connection. Snapshots from
-/// the reconciler are posted to that thread, which diffs them into D-Bus signals.
+/// Puts gvtd on D-Bus: connects, exports the objects, publishes every snapshot the reconciler
+/// makes, and takes the name (before systemd hears READY=1, as hostnamed does). Losing the bus
+/// stops gvtd with exit status 1, as systemd's own daemons do, so Restart=on-failure brings it
+/// back once the bus is there again.
 /// </summary>
 internal sealed class BusService(GvtdOptions options, Reconciler reconciler, ManagerCommands commands,
     IHostApplicationLifetime lifetime, ILogger<BusService> logger)
     : IHostedService, IDisposable
 {
-    private readonly CancellationTokenSource _stop = new();
-    private BusConnection? _bus;
-    private Thread? _thread;
+    private DBusConnection? _bus;
+    private volatile bool _stopping;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (Connect() is not { } bus) return Task.CompletedTask;
+        if (options.Bus == BusChoice.None) return;
+        if (await ConnectAsync() is not { } bus) return;
         _bus = bus;
-        BusConnection.UnhandledException += e => logger.LogError(e, "Unhandled error in a D-Bus handler");
 
-        var vgpus = new VGpuObjects();
-        var parents = new ParentObjects();
-        var manager = new ManagerObject(commands, new Authorizer(bus, logger), vgpus, logger);
-        bus.AddObjectManager(BusNames.Root);
-        manager.Export(bus);
-        vgpus.Export(bus);
-        parents.Export(bus);
+        var objects = new BusObjects(bus, commands, logger);
+        bus.AddMethodHandlers(objects.Handlers);
+        // Published from the worker's thread; BusObjects serialises and orders the signals.
+        reconciler.Changed += objects.Publish;
+        objects.Publish(reconciler.Current, null);
 
-        // Always publish the latest snapshot, whatever order posts run in; signals carry their own pass's result.
-        void Publish(PassResult? result)
-        {
-            // Objects first, then the Manager's counts: whoever reacts to Desired changing finds the objects.
-            var snapshot = reconciler.Current;
-            vgpus.Update(bus, snapshot);
-            parents.Update(bus, snapshot);
-            manager.Update(bus, snapshot);
-            if (result is not null) ManagerObject.EmitReconcileFinished(bus, result);
-        }
-        reconciler.Changed += (_, result) => bus.Post(() => Publish(result));
-        bus.Post(() => Publish(null));
-
-        try
-        {
-            bus.RequestName(BusNames.Service);
-        }
-        catch (BusNameException e)
-        {
-            throw new StartupException($"cannot own {BusNames.Service} on the bus: {e.Message} (is another gvtd running? or use --bus none)");
-        }
-        _thread = new Thread(() => RunLoop(bus)) { Name = "gvtd-bus", IsBackground = true };
-        _thread.Start();
-        logger.LogInformation("Serving {Name} on the {Bus} bus", BusNames.Service, Kind().ToString().ToLowerInvariant());
-        return Task.CompletedTask;
+        await TakeNameAsync(bus);
+        _ = WatchConnectionAsync(bus);
+        logger.LogInformation("Serving {Name} on the {Bus} bus", BusNames.Service, KindName);
     }
 
-    private void RunLoop(BusConnection bus)
+    private async Task<DBusConnection?> ConnectAsync()
     {
+        var address = User ? DBusAddress.Session : DBusAddress.System;
+        var bus = new DBusConnection(new DBusConnectionOptions(address ?? "") { AutoConnect = false, OnException = OnException });
         try
         {
-            bus.Run(_stop.Token);
+            if (address is null) throw new DBusConnectionException("no address is known (DBUS_SESSION_BUS_ADDRESS and XDG_RUNTIME_DIR are unset)");
+            await bus.ConnectAsync();
+            return bus;
         }
-        catch (BusException e)
+        catch (Exception e) when (e is DBusConnectionException or IOException or ArgumentException or System.Net.Sockets.SocketException)
         {
-            // As systemd's own daemons do: without the bus we are not doing our job, so exit with
-            // a failure and let Restart=on-failure bring us back once the bus is there again.
-            logger.LogError("Lost the D-Bus connection ({Error}); stopping so that systemd restarts gvtd", e.Message);
-            Environment.ExitCode = 1;
-            lifetime.StopApplication();
+            bus.Dispose();
+            var why = $"cannot connect to the {KindName} bus at {address ?? "(none)"}: {e.Message.TrimEnd('.')}";
+            if (options.Bus == BusChoice.Default && options.Simulate)
+            {
+                logger.LogWarning("No user bus reachable ({Error}); running without D-Bus", why);
+                return null;
+            }
+            throw new StartupException($"{why} (use --bus none to run without D-Bus)");
         }
     }
 
-    private BusKind Kind() => options.Bus switch
+    private static async Task TakeNameAsync(DBusConnection bus)
     {
-        BusChoice.User => BusKind.User,
-        BusChoice.System => BusKind.System,
-        _ => options.Simulate ? BusKind.User : BusKind.System,
-    };
-
-    private BusConnection? Connect()
-    {
-        if (options.Bus == BusChoice.None) return null;
+        bool owned;
         try
         {
-            return BusConnection.Open(Kind());
+            // None, not Default: Default would let another process take the name from us.
+            owned = await bus.TryRequestNameAsync(BusNames.Service, RequestNameOptions.None);
         }
-        catch (BusUnavailableException e) when (options.Bus == BusChoice.Default && options.Simulate)
+        catch (DBusErrorReplyException e) when (e.ErrorName == BusErrors.AccessDenied)
         {
-            logger.LogWarning("No user bus reachable ({Error}); running without D-Bus", e.Message);
-            return null;
+            throw new StartupException($"cannot own {BusNames.Service} on the bus: the bus policy does not allow this process to own it (check /usr/share/dbus-1/system.d/org.gvtd.Gvtd1.conf)");
         }
-        catch (BusUnavailableException e)
+        if (!owned)
+            throw new StartupException($"cannot own {BusNames.Service} on the bus: it is already owned by another connection (is another gvtd running? or use --bus none)");
+    }
+
+    private async Task WatchConnectionAsync(DBusConnection bus)
+    {
+        var reason = await bus.DisconnectedAsync();
+        if (_stopping) return;
+        logger.LogError("Lost the D-Bus connection ({Error}); stopping so that systemd restarts gvtd", reason?.Message ?? "closed");
+        Environment.ExitCode = 1;
+        lifetime.StopApplication();
+    }
+
+    /// <summary>
+    /// A handler's exception must never cost the connection and with it the bus name: the library
+    /// would disconnect by default. Handlers catch their own; this is the last line.
+    /// </summary>
+    private void OnException(DBusConnection.ExceptionContext context)
+    {
+        if (context.Source == DBusConnection.ExceptionSource.MethodHandler)
         {
-            throw new StartupException($"cannot connect to the {Kind().ToString().ToLowerInvariant()} bus: {e.Message} (use --bus none to run without D-Bus)");
+            logger.LogError(context.Exception, "Unhandled error in a D-Bus handler");
+            context.DisconnectConnection = false;
         }
     }
+
+    private bool User => options.Bus == BusChoice.User || (options.Bus == BusChoice.Default && options.Simulate);
+
+    private string KindName => User ? "user" : "system";
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        _stop.Cancel();
-        _thread?.Join(TimeSpan.FromSeconds(2));
+        _stopping = true;
         return Task.CompletedTask;
     }
 
     public void Dispose()
     {
+        _stopping = true;
         _bus?.Dispose();
-        _stop.Dispose();
     }
 }

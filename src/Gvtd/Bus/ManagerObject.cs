@@ -1,120 +1,92 @@
 using Gvtd.Commands;
-using Gvtd.DesiredState;
-using Gvtd.Interop;
+using Gvtd.Contract;
 using Gvtd.Reconcile;
-using Microsoft.Extensions.Logging;
+using Tmds.DBus.Protocol;
 
 namespace Gvtd.Bus;
 
 /// <summary>
-/// /org/gvtd/Gvtd1/Manager. Handlers unpack arguments, check authorisation, call one command and
-/// reply; the work runs off the bus thread and the reply is sent when it is done.
+/// /org/gvtd/Gvtd1/Manager. Handlers read their arguments, check authorisation, call one command
+/// and reply; they hold no logic of their own. Work that reads sysfs or waits for a pass runs on
+/// the thread pool, so the connection keeps reading other calls meanwhile.
 /// </summary>
-internal sealed class ManagerObject(ManagerCommands commands, Authorizer authorizer, VGpuObjects vgpus, ILogger logger)
+internal sealed class ManagerObject(ManagerCommands commands, Authorizer authorizer, Func<StatusSnapshot> published, Func<string, string> vgpuPath)
 {
-    private StatusSnapshot _published = StatusSnapshot.Initial;
+    public BusInterface<StatusSnapshot> Interface() => new BusInterface<StatusSnapshot>(BusNames.ManagerInterface, Properties)
+        .WithMethod("Reconcile", "", "uuu", [], ["created", "removed", "failed"], Reconcile)
+        .WithMethod("Reload", "", "", [], [], Reload)
+        .WithMethod("Plan", "", PlanRow.ArraySignature, [], ["actions"], Plan)
+        .WithMethod("ListVGpus", "", VGpuRow.ArraySignature, [], ["vgpus"], ListVGpus)
+        .WithMethod("AddVGpu", "sssb", "so", ["uuid", "type", "parent", "runtime"], ["uuid", "path"], AddVGpu)
+        .WithMethod("RemoveVGpu", "s", "", ["uuid"], [], RemoveVGpu)
+        .WithSignal("ReconcileFinished", "uuu", ["created", "removed", "failed"]);
 
-    public void Export(BusConnection bus) => bus.AddObject(BusNames.ManagerPath, Interface());
-
-    public void Update(BusConnection bus, StatusSnapshot snapshot)
+    public static void WriteCounts(ref MessageWriter writer, PassResult result)
     {
-        var changed = Properties.Changed(_published, snapshot);
-        _published = snapshot;
-        if (changed.Length > 0) bus.EmitPropertiesChanged(BusNames.ManagerPath, BusNames.ManagerInterface, changed);
+        writer.WriteUInt32((uint)result.Created);
+        writer.WriteUInt32((uint)result.Removed);
+        writer.WriteUInt32((uint)result.Failed);
     }
 
-    public static void EmitReconcileFinished(BusConnection bus, PassResult result) =>
-        bus.EmitSignal(BusNames.ManagerPath, BusNames.ManagerInterface, "ReconcileFinished", w =>
-        {
-            w.Write((uint)result.Created);
-            w.Write((uint)result.Removed);
-            w.Write((uint)result.Failed);
-        });
-
-    private void MethodReconcile(MethodCall call) => Privileged(call, async () =>
+    private Task Reconcile(BusCall call) => Privileged(call, async () =>
     {
         var result = await commands.ReconcileAsync();
-        call.Reply(w =>
-        {
-            w.Write((uint)result.Created);
-            w.Write((uint)result.Removed);
-            w.Write((uint)result.Failed);
-        });
+        call.Reply((ref MessageWriter w) => WriteCounts(ref w, result));
     });
 
-    private void MethodReload(MethodCall call) => Privileged(call, async () =>
+    private Task Reload(BusCall call) => Privileged(call, async () =>
     {
         await commands.ReloadAsync();
         call.Reply();
     });
 
-    private void MethodPlan(MethodCall call) => OffBusThread(call, () =>
+    private Task Plan(BusCall call) => Refusable(call, () => Task.Run(() =>
     {
-        var plan = commands.Plan();
-        call.Reply(w =>
-        {
-            w.OpenArray("(sssss)");
-            foreach (var action in plan)
-            {
-                w.OpenStruct("sssss");
-                w.Write(action.KindName);
-                w.Write(action.Uuid);
-                w.Write(action.Type);
-                w.Write(action.Parent);
-                w.Write(action.Reason);
-                w.Close();
-            }
-            w.Close();
-        });
+        var rows = commands.Plan().Select(a => new PlanRow(a.KindName, a.Uuid, a.Type, a.Parent, a.Reason)).ToList();
+        call.Reply((ref MessageWriter w) => PlanRow.WriteArray(ref w, rows));
+    }));
+
+    private Task ListVGpus(BusCall call)
+    {
+        var rows = published().VGpus.Select(v =>
+            new VGpuRow(v.Uuid, v.Type, v.Parent, v.State.ToString().ToLowerInvariant(), v.Name, vgpuPath(v.Uuid)));
+        call.Reply((ref MessageWriter w) => VGpuRow.WriteArray(ref w, rows));
         return Task.CompletedTask;
-    });
+    }
 
-    private void MethodListVGpus(MethodCall call) => call.Reply(w =>
+    private Task AddVGpu(BusCall call)
     {
-        w.OpenArray("(ssssso)");
-        foreach (var v in _published.VGpus)
-        {
-            w.OpenStruct("ssssso");
-            w.Write(v.Uuid);
-            w.Write(v.Type);
-            w.Write(v.Parent);
-            w.Write(v.State.ToString().ToLowerInvariant());
-            w.Write(v.Name);
-            w.WriteObjectPath(vgpus.PathOf(v.Uuid));
-            w.Close();
-        }
-        w.Close();
-    });
-
-    private void MethodAddVGpu(MethodCall call)
-    {
-        var (uuid, type, parent, runtime) = (call.Args.ReadString(), call.Args.ReadString(), call.Args.ReadString(), call.Args.ReadBool());
-        Privileged(call, async () =>
+        var args = call.Arguments();
+        var (uuid, type, parent, runtime) = (args.ReadString(), args.ReadString(), args.ReadString(), args.ReadBool());
+        return Privileged(call, async () =>
         {
             var created = await commands.AddAsync(uuid, type, parent, runtime);
-            call.Reply(w =>
+            call.Reply((ref MessageWriter w) =>
             {
-                w.Write(created);
-                w.WriteObjectPath(vgpus.PathOf(created));
+                w.WriteString(created);
+                w.WriteObjectPath(vgpuPath(created));
             });
         });
     }
 
-    private void MethodRemoveVGpu(MethodCall call)
+    private Task RemoveVGpu(BusCall call)
     {
-        var uuid = call.Args.ReadString();
-        Privileged(call, async () =>
+        var uuid = call.Arguments().ReadString();
+        return Privileged(call, async () =>
         {
             await commands.RemoveAsync(uuid);
             call.Reply();
         });
     }
 
-    private void Privileged(MethodCall call, Func<Task> work) =>
-        authorizer.Authorize(call, () => OffBusThread(call, work));
+    private async Task Privileged(BusCall call, Func<Task> work)
+    {
+        if (await authorizer.AuthorizeAsync(call))
+            await Refusable(call, work);
+    }
 
-    /// <summary>Runs work on the pool and turns refusals into their D-Bus errors; bugs become a plain Failed.</summary>
-    private void OffBusThread(MethodCall call, Func<Task> work) => _ = Task.Run(async () =>
+    /// <summary>A refused command is answered with its own error name and message; anything else is a bug (BusCall says Failed).</summary>
+    private static async Task Refusable(BusCall call, Func<Task> work)
     {
         try
         {
@@ -122,46 +94,32 @@ internal sealed class ManagerObject(ManagerCommands commands, Authorizer authori
         }
         catch (CommandException e)
         {
-            logger.LogDebug("{Member} refused: {Message}", call.Member, e.Message);
             call.ReplyError(ErrorName(e.Error), e.Message);
         }
-        catch (Exception e)
-        {
-            logger.LogError(e, "{Member} failed unexpectedly", call.Member);
-            call.ReplyError(BusErrors.Failed, $"{call.Member} failed because of an internal error; the journal has details (journalctl -u gvtd)");
-        }
-    });
+    }
 
     private static string ErrorName(CommandError error) => error switch
     {
         CommandError.InvalidArgs => BusErrors.InvalidArgs,
-        CommandError.InvalidConfig => GvtdErrors.InvalidConfig,
-        CommandError.NoSuchVGpu => GvtdErrors.NoSuchVGpu,
-        CommandError.InUse => GvtdErrors.InUse,
-        CommandError.NoCapacity => GvtdErrors.NoCapacity,
-        CommandError.NotOwned => GvtdErrors.NotOwned,
+        CommandError.InvalidConfig => BusErrors.InvalidConfig,
+        CommandError.NoSuchVGpu => BusErrors.NoSuchVGpu,
+        CommandError.InUse => BusErrors.InUse,
+        CommandError.NoCapacity => BusErrors.NoCapacity,
+        CommandError.NotOwned => BusErrors.NotOwned,
         _ => BusErrors.Failed,
     };
 
-    private static readonly PropertyTable<StatusSnapshot> Properties = new(
-        new("Version", "s", _ => Program.Version, Const: true),
-        new("State", "s", s => s.State.ToString().ToLowerInvariant()),
-        new("ConfigError", "s", s => s.ConfigError),
-        new("ConfigFiles", "as", s => s.ConfigFiles),
-        new("Interval", "t", s => (ulong)(s.Settings.Interval.Ticks / TimeSpan.TicksPerMicrosecond)),
-        new("Prune", "s", s => s.Settings.Prune.ToString().ToLowerInvariant()),
-        new("LastReconcile", "t", s => s.LastReconcile is { } t ? (ulong)((t - DateTimeOffset.UnixEpoch).Ticks / TimeSpan.TicksPerMicrosecond) : 0UL),
-        new("Desired", "u", s => (uint)s.Desired),
-        new("Active", "u", s => (uint)s.Active),
-        new("Failed", "u", s => (uint)s.Failed));
+    private static ulong Microseconds(TimeSpan t) => (ulong)(t.Ticks / TimeSpan.TicksPerMicrosecond);
 
-    private BusInterface Interface() => Properties.AddTo(new BusInterface(BusNames.ManagerInterface)
-        .Method("Reconcile", "", "uuu", [], ["created", "removed", "failed"], MethodReconcile)
-        .Method("Reload", "", "", [], [], MethodReload)
-        .Method("Plan", "", "a(sssss)", [], ["actions"], MethodPlan)
-        .Method("ListVGpus", "", "a(ssssso)", [], ["vgpus"], MethodListVGpus)
-        .Method("AddVGpu", "sssb", "so", ["uuid", "type", "parent", "runtime"], ["uuid", "path"], MethodAddVGpu)
-        .Method("RemoveVGpu", "s", "", ["uuid"], [], MethodRemoveVGpu)
-        .Signal("ReconcileFinished", "uuu", ["created", "removed", "failed"]),
-        _ => _published);
+    private static readonly PropertyTable<StatusSnapshot> Properties = new(
+        PropertyTable<StatusSnapshot>.String("Version", _ => Program.Version, isConst: true),
+        PropertyTable<StatusSnapshot>.String("State", s => s.State.ToString().ToLowerInvariant()),
+        PropertyTable<StatusSnapshot>.String("ConfigError", s => s.ConfigError),
+        PropertyTable<StatusSnapshot>.Strings("ConfigFiles", s => s.ConfigFiles),
+        PropertyTable<StatusSnapshot>.UInt64("Interval", s => Microseconds(s.Settings.Interval)),
+        PropertyTable<StatusSnapshot>.String("Prune", s => s.Settings.Prune.ToString().ToLowerInvariant()),
+        PropertyTable<StatusSnapshot>.UInt64("LastReconcile", s => s.LastReconcile is { } t ? Microseconds(t - DateTimeOffset.UnixEpoch) : 0UL),
+        PropertyTable<StatusSnapshot>.UInt32("Desired", s => (uint)s.Desired),
+        PropertyTable<StatusSnapshot>.UInt32("Active", s => (uint)s.Active),
+        PropertyTable<StatusSnapshot>.UInt32("Failed", s => (uint)s.Failed));
 }

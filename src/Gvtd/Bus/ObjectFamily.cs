@@ -1,44 +1,149 @@
-using Gvtd.Interop;
+using Gvtd.Contract;
+using Microsoft.Extensions.Logging;
+using Tmds.DBus.Protocol;
 
 namespace Gvtd.Bus;
 
 /// <summary>
-/// A set of objects of one kind under one path prefix (vGPUs, parents), served by a fallback vtable
-/// with a node enumerator. Each update diffs against the previous set and emits InterfacesAdded,
-/// InterfacesRemoved and PropertiesChanged accordingly. Bus thread only.
+/// The objects of one kind (the Manager; the vGPUs; the parents) and the handler that serves them.
+/// The set is an immutable dictionary replaced whole on each publish, so handlers, which the
+/// library runs concurrently on the thread pool, always read one consistent picture. Update
+/// returns what changed; <see cref="BusObjects"/> turns that into signals.
 /// </summary>
-internal sealed class ObjectFamily<T>(string prefix, string interfaceName, PropertyTable<T> properties) where T : class
+internal sealed class ObjectFamily<T> : IPathMethodHandler where T : class
 {
-    private Dictionary<string, T> _objects = new(StringComparer.Ordinal);
-    // Paths are computed once per object at publish time, not once per ListVGpus row.
-    private Dictionary<string, string> _paths = new(StringComparer.Ordinal);
+    private readonly Func<string, string> _pathOf;
+    private readonly ILogger _logger;
+    private volatile Dictionary<string, T> _objects = new(StringComparer.Ordinal);
+    private volatile Dictionary<string, string> _paths = new(StringComparer.Ordinal);
 
-    public string PathOf(string key) => _paths.TryGetValue(key, out var path) ? path : BusConnection.EncodePath(prefix, key);
-
-    public T? Find(string path) => _objects.GetValueOrDefault(path);
-
-    public IEnumerable<T> All => _objects.Values;
-
-    public void Export(BusConnection bus, BusInterface iface) =>
-        bus.AddFallback(prefix, properties.AddTo(iface, Find), path => _objects.ContainsKey(path), () => _objects.Keys.ToList());
-
-    public void Update(BusConnection bus, IEnumerable<(string Key, T Value)> items)
+    private ObjectFamily(string path, bool handlesChildPaths, Func<string, string> pathOf, BusInterface<T> iface, ILogger logger)
     {
-        var list = items.ToList();
-        var paths = list.ToDictionary(i => i.Key, i => PathOf(i.Key), StringComparer.Ordinal);
-        var next = list.ToDictionary(i => paths[i.Key], i => i.Value, StringComparer.Ordinal);
-        // InterfacesRemoved lists the object's interfaces, so it must go out while the object still exists.
-        foreach (var path in _objects.Keys.Where(p => !next.ContainsKey(p)))
-            bus.EmitObjectRemoved(path);
-        var before = _objects;
-        _objects = next;
-        _paths = paths;
-        foreach (var (path, value) in next)
+        Path = path;
+        HandlesChildPaths = handlesChildPaths;
+        _pathOf = pathOf;
+        Interface = iface;
+        _logger = logger;
+    }
+
+    /// <summary>One object at a fixed path.</summary>
+    public static ObjectFamily<T> Single(string path, BusInterface<T> iface, ILogger logger) =>
+        new(path, false, _ => path, iface, logger);
+
+    /// <summary>One object per key at prefix/escaped-key.</summary>
+    public static ObjectFamily<T> Under(string prefix, BusInterface<T> iface, ILogger logger) =>
+        new(prefix, true, key => ObjectPaths.Encode(prefix, key), iface, logger);
+
+    public string Path { get; }
+
+    public bool HandlesChildPaths { get; }
+
+    public BusInterface<T> Interface { get; }
+
+    public IReadOnlyDictionary<string, T> Objects => _objects;
+
+    public string PathOf(string key) => _paths.TryGetValue(key, out var path) ? path : _pathOf(key);
+
+    public sealed record Diff(IReadOnlyList<string> Removed, IReadOnlyList<(string Path, T Item)> Added, IReadOnlyList<(string Path, T Item, string[] Names)> Changed);
+
+    /// <summary>Replaces the set; called by one publisher at a time.</summary>
+    public Diff Update(IEnumerable<(string Key, T Item)> items)
+    {
+        var paths = new Dictionary<string, string>(StringComparer.Ordinal);
+        var next = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var (key, item) in items)
         {
-            if (!before.TryGetValue(path, out var old))
-                bus.EmitObjectAdded(path);
-            else if (properties.Changed(old, value) is { Length: > 0 } changed)
-                bus.EmitPropertiesChanged(path, interfaceName, changed);
+            var path = PathOf(key);
+            paths[key] = path;
+            next[path] = item;
         }
+        var before = _objects;
+        _paths = paths;
+        _objects = next;
+
+        var added = new List<(string, T)>();
+        var changed = new List<(string, T, string[])>();
+        foreach (var (path, item) in next)
+        {
+            if (!before.TryGetValue(path, out var old)) added.Add((path, item));
+            else if (Interface.Properties.Changed(old, item) is { Length: > 0 } names) changed.Add((path, item, names));
+        }
+        return new Diff(before.Keys.Where(p => !next.ContainsKey(p)).ToList(), added, changed);
+    }
+
+    /// <summary>a{sa{sv}}: this object's interfaces as GetManagedObjects and InterfacesAdded list them (as sd-bus did).</summary>
+    public void WriteInterfaces(ref MessageWriter writer, T item)
+    {
+        var dict = writer.WriteDictionaryStart();
+        writer.WriteDictionaryEntryStart();
+        writer.WriteString(Interface.Name);
+        Interface.Properties.WriteDictionary(ref writer, item);
+        foreach (var standard in StandardInterfaces)
+        {
+            writer.WriteDictionaryEntryStart();
+            writer.WriteString(standard);
+            writer.WriteDictionaryEnd(writer.WriteDictionaryStart());
+        }
+        writer.WriteDictionaryEnd(dict);
+    }
+
+    public static readonly string[] StandardInterfaces = [BusNames.Peer, BusNames.Introspectable, BusNames.Properties];
+
+    public ValueTask HandleMethodAsync(MethodContext context)
+    {
+        try
+        {
+            Dispatch(context);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Answering {Member} on {Path} failed", context.Request.MemberAsString, context.Request.PathAsString);
+            context.ReplyError(BusErrors.Failed, $"{context.Request.MemberAsString} failed because of an internal error; the journal has details (journalctl -u gvtd)");
+        }
+        return default;
+    }
+
+    private void Dispatch(MethodContext context)
+    {
+        var request = context.Request;
+        var path = request.PathAsString ?? "";
+        if (HandlesChildPaths && path == Path)
+        {
+            // The subtree's own node has no interface; it only lists its children.
+            if (context.IsDBusIntrospectRequest)
+                context.ReplyIntrospectXml([], _objects.Keys.Select(p => p[(Path.Length + 1)..]).ToList());
+            else
+                context.ReplyError(BusErrors.UnknownObject, $"Unknown object '{path}'.");
+            return;
+        }
+        if (!_objects.TryGetValue(path, out var item))
+        {
+            context.ReplyError(BusErrors.UnknownObject, $"Unknown object '{path}'.");
+            return;
+        }
+        if (context.IsDBusIntrospectRequest)
+        {
+            context.ReplyIntrospectXml([Interface.Xml, IntrospectionXml.DBusProperties]);
+            return;
+        }
+        if (context.IsPropertiesInterfaceRequest)
+        {
+            PropertiesCall.Answer(context, Interface, item);
+            return;
+        }
+        var member = request.MemberAsString ?? "";
+        var iface = request.InterfaceAsString;
+        if ((iface is not null && iface != Interface.Name) || Interface.FindMethod(member) is not { } method)
+        {
+            context.ReplyError(BusErrors.UnknownMethod, $"Unknown method {member} or interface {iface ?? Interface.Name}.");
+            return;
+        }
+        var signature = request.SignatureAsString ?? "";
+        if (signature != method.InSignature)
+        {
+            context.ReplyError(BusErrors.InvalidArgs, $"Invalid arguments '{signature}' to call {Interface.Name}.{member}(), expecting '{method.InSignature}'.");
+            return;
+        }
+        new BusCall(context, method.OutSignature, _logger).Run(method.Handler);
     }
 }

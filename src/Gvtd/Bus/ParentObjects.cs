@@ -1,39 +1,26 @@
-using Gvtd.Interop;
+using Gvtd.Contract;
 using Gvtd.Reconcile;
 using Gvtd.Sysfs;
+using Tmds.DBus.Protocol;
 
 namespace Gvtd.Bus;
 
 /// <summary>/org/gvtd/Gvtd1/parent/&lt;name&gt;: each device that can host vGPUs, with its types.</summary>
-internal sealed class ParentObjects
+internal static class ParentObjects
 {
-    private readonly ObjectFamily<MdevParent> _family = new(BusNames.ParentPrefix, BusNames.ParentInterface, Properties);
+    public static BusInterface<MdevParent> Interface() => new(BusNames.ParentInterface, Properties);
 
-    public void Export(BusConnection bus) => _family.Export(bus, new BusInterface(BusNames.ParentInterface));
+    public static IEnumerable<(string Key, MdevParent Item)> From(StatusSnapshot snapshot) =>
+        snapshot.Parents.Values.Select(p => (p.Name, p));
 
-    public void Update(BusConnection bus, StatusSnapshot snapshot) =>
-        _family.Update(bus, snapshot.Parents.Values.Select(p => (p.Name, p)));
+    private static List<MdevTypeRow> Rows(MdevParent parent) =>
+        parent.Types.Select(t => new MdevTypeRow(t.Id, t.Name, t.DeviceApi, t.Description, (uint)Math.Max(0, t.AvailableInstances))).ToList();
 
     private static readonly PropertyTable<MdevParent> Properties = new(
-        new("Name", "s", p => p.Name, Const: true),
-        new("Driver", "s", p => p.Driver),
-        new("SysfsPath", "s", p => p.SysfsPath),
-        // Compared as text, written as a(ssssu): id, name, device_api, description, available_instances.
-        new("Types", "a(ssssu)", p => p.Types.Select(t => $"{t.Id}\t{t.Name}\t{t.DeviceApi}\t{t.Description}\t{t.AvailableInstances}").ToList(), WriteTypes));
-
-    private static void WriteTypes(MessageWriter writer, MdevParent parent)
-    {
-        writer.OpenArray("(ssssu)");
-        foreach (var type in parent.Types)
-        {
-            writer.OpenStruct("ssssu");
-            writer.Write(type.Id);
-            writer.Write(type.Name);
-            writer.Write(type.DeviceApi);
-            writer.Write(type.Description);
-            writer.Write((uint)type.AvailableInstances);
-            writer.Close();
-        }
-        writer.Close();
-    }
+        PropertyTable<MdevParent>.String("Name", p => p.Name, isConst: true),
+        PropertyTable<MdevParent>.String("Driver", p => p.Driver),
+        PropertyTable<MdevParent>.String("SysfsPath", p => p.SysfsPath),
+        // Records compare by value, so a list of rows compares as its joined text.
+        new PropertyTable<MdevParent>.Entry("Types", MdevTypeRow.ArraySignature, p => string.Join('\n', Rows(p)),
+            (ref MessageWriter w, MdevParent p) => MdevTypeRow.WriteArray(ref w, Rows(p))));
 }

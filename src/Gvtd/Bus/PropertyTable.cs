@@ -1,50 +1,73 @@
-using Gvtd.Interop;
+using System.Security;
+using System.Text;
+using Tmds.DBus.Protocol;
 
 namespace Gvtd.Bus;
 
+/// <summary>Writes one value of an object onto the wire, in the signature its entry declares.</summary>
+internal delegate void ValueWriter<in T>(ref MessageWriter writer, T item);
+
 /// <summary>
-/// The properties of one object kind, declared once: the same entries register the getters and
-/// tell which properties changed between two snapshots, so PropertiesChanged can never disagree
-/// with what Get returns (bolt-exported.c does this for GObject properties).
+/// The properties of one object kind, declared once: the same entries answer Get and GetAll,
+/// describe the properties in introspection, and tell which properties changed between two
+/// snapshots, so PropertiesChanged can never disagree with what Get returns (bolt-exported.c does
+/// this for GObject properties).
 /// </summary>
 internal sealed class PropertyTable<T>(params PropertyTable<T>.Entry[] entries) where T : class
 {
-    /// <summary>Value is what is compared; Write puts it on the wire (default: by signature s, b, u, t, as).</summary>
-    public sealed record Entry(string Name, string Signature, Func<T, object> Value, Action<MessageWriter, T>? Write = null, bool Const = false);
+    /// <summary>Compare is what tells a change; Write puts the value on the wire.</summary>
+    public sealed record Entry(string Name, string Signature, Func<T, object> Compare, ValueWriter<T> Write, bool Const = false);
 
-    public BusInterface AddTo(BusInterface iface, Func<string, T?> lookup)
+    public static Entry String(string name, Func<T, string> value, bool isConst = false) =>
+        new(name, "s", value, (ref MessageWriter w, T item) => w.WriteString(value(item)), isConst);
+
+    public static Entry Bool(string name, Func<T, bool> value) =>
+        new(name, "b", t => value(t), (ref MessageWriter w, T item) => w.WriteBool(value(item)));
+
+    public static Entry UInt32(string name, Func<T, uint> value) =>
+        new(name, "u", t => value(t), (ref MessageWriter w, T item) => w.WriteUInt32(value(item)));
+
+    public static Entry UInt64(string name, Func<T, ulong> value) =>
+        new(name, "t", t => value(t), (ref MessageWriter w, T item) => w.WriteUInt64(value(item)));
+
+    public static Entry Strings(string name, Func<T, IReadOnlyList<string>> value) =>
+        new(name, "as", t => string.Join('\n', value(t)), (ref MessageWriter w, T item) => w.WriteArray(value(item)));
+
+    public IReadOnlyList<Entry> Entries => entries;
+
+    public Entry? Find(string name) => entries.FirstOrDefault(e => e.Name == name);
+
+    /// <summary>One property as a variant, as Get replies and PropertiesChanged carries it.</summary>
+    public static void WriteVariant(ref MessageWriter writer, Entry entry, T item)
     {
+        writer.WriteSignature(entry.Signature);
+        entry.Write(ref writer, item);
+    }
+
+    /// <summary>a{sv} of the named properties, or of all when <paramref name="names"/> is null.</summary>
+    public void WriteDictionary(ref MessageWriter writer, T item, IReadOnlyCollection<string>? names = null)
+    {
+        var dict = writer.WriteDictionaryStart();
         foreach (var entry in entries)
         {
-            iface.Property(entry.Name, entry.Signature, (path, writer) =>
-            {
-                var item = lookup(path) ?? throw new BusException(BusErrors.UnknownObject, $"{path} no longer exists");
-                if (entry.Write is { } write) write(writer, item);
-                else WriteValue(writer, entry.Value(item));
-            }, entry.Const ? PropertyFlags.Const : PropertyFlags.EmitsChange);
+            if (names is not null && !names.Contains(entry.Name)) continue;
+            writer.WriteDictionaryEntryStart();
+            writer.WriteString(entry.Name);
+            WriteVariant(ref writer, entry, item);
         }
-        return iface;
+        writer.WriteDictionaryEnd(dict);
     }
 
     public string[] Changed(T before, T after) =>
-        entries.Where(e => !e.Const && !Equals(Key(e.Value(before)), Key(e.Value(after)))).Select(e => e.Name).ToArray();
+        entries.Where(e => !e.Const && !Equals(e.Compare(before), e.Compare(after))).Select(e => e.Name).ToArray();
 
-    private static object Key(object value) => value is not string && value is IEnumerable<string> list ? string.Join('\n', list) : value;
-
-    private static void WriteValue(MessageWriter writer, object value)
+    public void AppendXml(StringBuilder xml)
     {
-        switch (value)
+        foreach (var entry in entries)
         {
-            case string s: writer.Write(s); break;
-            case bool b: writer.Write(b); break;
-            case uint u: writer.Write(u); break;
-            case ulong t: writer.Write(t); break;
-            case IEnumerable<string> list:
-                writer.OpenArray("s");
-                foreach (var item in list) writer.Write(item);
-                writer.Close();
-                break;
-            default: throw new InvalidOperationException($"no wire form for {value.GetType().Name}");
+            xml.Append($"  <property name=\"{entry.Name}\" type=\"{SecurityElement.Escape(entry.Signature)}\" access=\"read\">\n");
+            if (entry.Const) xml.Append("   <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" value=\"const\"/>\n");
+            xml.Append("  </property>\n");
         }
     }
 }

@@ -1,35 +1,34 @@
-using Gvtd.Interop;
+using Gvtd.Contract;
 using Gvtd.Reconcile;
 
 namespace Gvtd.Bus;
 
+/// <summary>What /org/gvtd/Gvtd1/vgpu/&lt;uuid&gt; shows: the vGPU's status and how a VM takes it.</summary>
+internal sealed record VGpuObject(VGpuStatus Status, string QemuArgs);
+
 /// <summary>/org/gvtd/Gvtd1/vgpu/&lt;uuid&gt;: one object per declared or present vGPU.</summary>
-internal sealed class VGpuObjects
+internal static class VGpuObjects
 {
-    private readonly ObjectFamily<VGpuStatus> _family = new(BusNames.VGpuPrefix, BusNames.VGpuInterface, Properties);
+    public static BusInterface<VGpuObject> Interface() => new(BusNames.VGpuInterface, Properties);
 
-    public string PathOf(string uuid) => _family.PathOf(uuid);
+    public static IEnumerable<(string Key, VGpuObject Item)> From(StatusSnapshot snapshot) =>
+        snapshot.VGpus.Select(v => (v.Uuid, new VGpuObject(v, QemuArgs(v, snapshot))));
 
-    public void Export(BusConnection bus) => _family.Export(bus, new BusInterface(BusNames.VGpuInterface));
+    /// <summary>Empty while the device has no place in sysfs (its parent is absent).</summary>
+    private static string QemuArgs(VGpuStatus v, StatusSnapshot snapshot) =>
+        v.SysfsPath.Length == 0 ? "" : VmArguments.QemuArgs(v.SysfsPath, snapshot.Parents.GetValueOrDefault(v.Parent)?.Driver ?? "");
 
-    public void Update(BusConnection bus, StatusSnapshot snapshot) =>
-        _family.Update(bus, snapshot.VGpus.Select(v => (v.Uuid, v)));
-
-    /// <summary>The QEMU argument from the seed manual; empty while the device has no place in sysfs.</summary>
-    public static string QemuArgs(VGpuStatus v) =>
-        v.SysfsPath.Length == 0 ? "" : $"-device vfio-pci,sysfsdev={v.SysfsPath},rombar=0";
-
-    private static readonly PropertyTable<VGpuStatus> Properties = new(
-        new("Uuid", "s", v => v.Uuid, Const: true),
-        new("Name", "s", v => v.Name),
-        new("Type", "s", v => v.Type),
-        new("Parent", "s", v => v.Parent),
-        new("State", "s", v => v.State.ToString().ToLowerInvariant()),
-        new("LastError", "s", v => v.LastError),
-        new("Declared", "b", v => v.Declared),
-        new("Owned", "b", v => v.Owned),
-        new("InUse", "b", v => v.InUse),
-        new("SysfsPath", "s", v => v.SysfsPath),
-        new("Source", "s", v => v.Source),
-        new("QemuArgs", "s", QemuArgs));
+    private static readonly PropertyTable<VGpuObject> Properties = new(
+        PropertyTable<VGpuObject>.String("Uuid", o => o.Status.Uuid, isConst: true),
+        PropertyTable<VGpuObject>.String("Name", o => o.Status.Name),
+        PropertyTable<VGpuObject>.String("Type", o => o.Status.Type),
+        PropertyTable<VGpuObject>.String("Parent", o => o.Status.Parent),
+        PropertyTable<VGpuObject>.String("State", o => o.Status.State.ToString().ToLowerInvariant()),
+        PropertyTable<VGpuObject>.String("LastError", o => o.Status.LastError),
+        PropertyTable<VGpuObject>.Bool("Declared", o => o.Status.Declared),
+        PropertyTable<VGpuObject>.Bool("Owned", o => o.Status.Owned),
+        PropertyTable<VGpuObject>.Bool("InUse", o => o.Status.InUse),
+        PropertyTable<VGpuObject>.String("SysfsPath", o => o.Status.SysfsPath),
+        PropertyTable<VGpuObject>.String("Source", o => o.Status.Source),
+        PropertyTable<VGpuObject>.String("QemuArgs", o => o.QemuArgs));
 }

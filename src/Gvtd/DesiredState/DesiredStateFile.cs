@@ -1,3 +1,4 @@
+using Gvtd.Contract;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 

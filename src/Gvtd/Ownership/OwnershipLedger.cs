@@ -1,3 +1,5 @@
+using Gvtd.Contract;
+
 namespace Gvtd.Ownership;
 
 /// <summary>
@@ -34,7 +36,7 @@ public sealed class OwnershipLedger
                 lineNo++;
                 var line = raw.Trim();
                 if (line.Length == 0 || line.StartsWith('#')) continue;
-                if (DesiredState.Identifiers.NormaliseUuid(line) is { } uuid) owned.Add(uuid);
+                if (Identifiers.NormaliseUuid(line) is { } uuid) owned.Add(uuid);
                 else warn($"{path}:{lineNo}: ignoring '{line}', not a UUID");
             }
         }

@@ -1,3 +1,4 @@
+using Gvtd.Contract;
 using Gvtd.DesiredState;
 using Microsoft.Extensions.Logging;
 

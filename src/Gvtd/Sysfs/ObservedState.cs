@@ -1,8 +1,8 @@
+using Gvtd.Contract;
+
 namespace Gvtd.Sysfs;
 
-/// <summary>GVT-g's type description, as i915 prints it (kvmgt.c description_show).</summary>
-public sealed record GvtDescription(long LowGmMiB, long HighGmMiB, int Fence, string Resolution, int Weight);
-
+/// <summary>One directory under mdev_supported_types; Gvt is GVT-g's parsed description (kvmgt.c description_show), else null.</summary>
 public sealed record MdevType(string Id, string Name, string Description, string DeviceApi, int AvailableInstances, GvtDescription? Gvt);
 
 /// <summary>A device that can host mediated devices (a GPU, the mtty sample, a vfio-ap matrix ...).</summary>

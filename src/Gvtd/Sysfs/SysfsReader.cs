@@ -1,4 +1,5 @@
 using System.Globalization;
+using Gvtd.Contract;
 
 namespace Gvtd.Sysfs;
 

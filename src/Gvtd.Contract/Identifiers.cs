@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Gvtd.DesiredState;
+namespace Gvtd.Contract;
 
 /// <summary>
 /// The rules for the strings that end up in sysfs paths. Shared by the YAML reader and the D-Bus

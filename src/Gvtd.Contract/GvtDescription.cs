@@ -1,6 +1,9 @@
 using System.Globalization;
 
-namespace Gvtd.Sysfs;
+namespace Gvtd.Contract;
+
+/// <summary>What GVT-g says of one of its types: graphics memory (MiB), fences, resolution, weight.</summary>
+public sealed record GvtDescription(long LowGmMiB, long HighGmMiB, int Fence, string Resolution, int Weight);
 
 /// <summary>
 /// Parses GVT-g's "low_gm_size: 128MB\nhigh_gm_size: 512MB\nfence: 4\nresolution: 1920x1200\nweight: 4\n".

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Gvtd.DesiredState;
+namespace Gvtd.Contract;
 
 /// <summary>Durations as people write them in the file: <c>90s</c>, <c>5m</c>, <c>1h</c>.</summary>
 public static class Durations
@@ -45,7 +45,8 @@ public static class Durations
     }
 
     public static string Format(TimeSpan value) =>
-        value.TotalSeconds % 3600 == 0 ? $"{(long)value.TotalHours}h"
+        value <= TimeSpan.Zero ? "0s"
+        : value.TotalSeconds % 3600 == 0 ? $"{(long)value.TotalHours}h"
         : value.TotalSeconds % 60 == 0 ? $"{(long)value.TotalMinutes}m"
         : $"{(long)value.TotalSeconds}s";
 }

@@ -1,4 +1,4 @@
-namespace Gvtd.Bus;
+namespace Gvtd.Contract;
 
 /// <summary>The public contract's names. Scripts and other programs depend on every one of them.</summary>
 public static class BusNames
@@ -14,17 +14,10 @@ public static class BusNames
     public const string ParentInterface = "org.gvtd.Gvtd1.Parent";
 
     public const string ManageAction = "org.gvtd.Gvtd1.manage";
-}
 
-/// <summary>
-/// gvtd's own error names (bolt-error.c, bus-common-errors.c). The standard freedesktop ones
-/// (AccessDenied, InvalidArgs, Failed) are in <see cref="Interop.BusErrors"/>.
-/// </summary>
-public static class GvtdErrors
-{
-    public const string InvalidConfig = "org.gvtd.Gvtd1.Error.InvalidConfig";
-    public const string NoSuchVGpu = "org.gvtd.Gvtd1.Error.NoSuchVGpu";
-    public const string InUse = "org.gvtd.Gvtd1.Error.InUse";
-    public const string NoCapacity = "org.gvtd.Gvtd1.Error.NoCapacity";
-    public const string NotOwned = "org.gvtd.Gvtd1.Error.NotOwned";
+    /// <summary>The standard interfaces every object answers on.</summary>
+    public const string Properties = "org.freedesktop.DBus.Properties";
+    public const string ObjectManager = "org.freedesktop.DBus.ObjectManager";
+    public const string Introspectable = "org.freedesktop.DBus.Introspectable";
+    public const string Peer = "org.freedesktop.DBus.Peer";
 }
