@@ -21,7 +21,7 @@ public sealed class DeclarationTests(SystemBusFixture bus)
         var uuid = reply.GetProperty("data")[0].GetString()!;
         var path = reply.GetProperty("data")[1].GetString()!;
         Assert.True(Guid.TryParseExact(uuid, "D", out _));
-        Assert.Equal(Gvtd.Interop.BusConnection.EncodePath("/org/gvtd/Gvtd1/vgpu", uuid), path);
+        Assert.Equal(Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/vgpu", uuid), path);
         Assert.Contains(uuid, File.ReadAllText(Path.Combine(gvtd.DropInDir, "dbus.yaml")));
         Assert.DoesNotContain(uuid, File.ReadAllText(gvtd.ConfigPath));
         Assert.Contains(uuid, ManagerTests.Devices(gvtd));
@@ -52,7 +52,7 @@ public sealed class DeclarationTests(SystemBusFixture bus)
         using var gvtd = GvtdProcess.Start(bus.Address, Of());
         Busctl.Run(bus.Address, "call", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager",
             "AddVGpu", "sssb", B, "i915-GVTg_V5_8", Parent, "false").EnsureSuccess();
-        var path = Gvtd.Interop.BusConnection.EncodePath("/org/gvtd/Gvtd1/vgpu", B);
+        var path = Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/vgpu", B);
         using var monitor = _m.Monitor();
 
         Busctl.Run(bus.Address, "call", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager", "RemoveVGpu", "s", B).EnsureSuccess();

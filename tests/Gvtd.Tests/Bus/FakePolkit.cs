@@ -1,4 +1,4 @@
-using Gvtd.Interop;
+using Tmds.DBus.Protocol;
 
 namespace Gvtd.Tests.Bus;
 
@@ -6,63 +6,55 @@ namespace Gvtd.Tests.Bus;
 /// A stand-in polkit authority on the private bus (as bolt's tests mock polkitd): answers
 /// CheckAuthorization with a fixed verdict and records what it was asked.
 /// </summary>
-public sealed class FakePolkit : IDisposable
+public sealed class FakePolkit : IDisposable, IPathMethodHandler
 {
-    private readonly BusConnection _bus;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Thread _thread;
+    private readonly DBusConnection _bus;
 
     public bool Grant { get; set; }
     public List<(string SubjectKind, string BusName, string Action, uint Flags)> Asked { get; } = [];
 
     public FakePolkit(string address)
     {
-        _bus = BusConnection.OpenAddress(address);
-        _bus.AddObject("/org/freedesktop/PolicyKit1/Authority", new BusInterface("org.freedesktop.PolicyKit1.Authority")
-            .Method("CheckAuthorization", "(sa{sv})sa{ss}us", "(bba{ss})",
-                ["subject", "action_id", "details", "flags", "cancellation_id"], ["result"], Check));
-        _bus.RequestName("org.freedesktop.PolicyKit1");
-        _thread = new Thread(() => _bus.Run(_stop.Token)) { IsBackground = true };
-        _thread.Start();
+        _bus = new DBusConnection(new DBusConnectionOptions(address) { AutoConnect = false });
+        _bus.ConnectAsync().AsTask().GetAwaiter().GetResult();
+        _bus.AddMethodHandler(this);
+        _bus.RequestNameAsync("org.freedesktop.PolicyKit1", RequestNameOptions.None).GetAwaiter().GetResult();
     }
 
-    private void Check(MethodCall call)
+    public string Path => "/org/freedesktop/PolicyKit1/Authority";
+
+    public bool HandlesChildPaths => false;
+
+    public ValueTask HandleMethodAsync(MethodContext context)
     {
-        var args = call.Args;
-        args.EnterContainer('r', "sa{sv}");
-        var kind = args.ReadString();
-        args.EnterContainer('a', "{sv}");
-        var name = "";
-        while (args.EnterContainer('e', "sv"))
+        if (context.Request.MemberAsString != "CheckAuthorization" || context.Request.SignatureAsString != "(sa{sv})sa{ss}us")
         {
-            var key = args.ReadString();
-            args.EnterContainer('v', "s");
-            var value = args.ReadString();
-            args.ExitContainer();
-            args.ExitContainer();
-            if (key == "name") name = value;
+            context.ReplyUnknownMethodError();
+            return default;
         }
-        args.ExitContainer();
-        args.ExitContainer();
+        var args = context.Request.GetBodyReader();
+        args.AlignStruct();
+        var kind = args.ReadString();
+        var subject = args.ReadDictionaryOfStringToVariantValue();
         var action = args.ReadString();
-        args.Skip("a{ss}");
-        var flags = args.ReadUInt32();
-        lock (Asked) Asked.Add((kind, name, action, flags));
-        call.Reply(w =>
+        var details = args.ReadDictionaryStart();
+        while (args.HasNext(details))
         {
-            w.OpenStruct("bba{ss}");
-            w.Write(Grant);
-            w.Write(false);
-            w.OpenArray("{ss}");
-            w.Close();
-            w.Close();
-        });
+            args.ReadString();
+            args.ReadString();
+        }
+        var flags = args.ReadUInt32();
+        var name = subject.TryGetValue("name", out var n) ? n.GetString() : "";
+        lock (Asked) Asked.Add((kind, name, action, flags));
+
+        using var w = context.CreateReplyWriter("(bba{ss})");
+        w.WriteStructureStart();
+        w.WriteBool(Grant);
+        w.WriteBool(false);
+        w.WriteDictionaryEnd(w.WriteDictionaryStart());
+        context.Reply(w.CreateMessage());
+        return default;
     }
 
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _thread.Join(TimeSpan.FromSeconds(5));
-        _bus.Dispose();
-    }
+    public void Dispose() => _bus.Dispose();
 }

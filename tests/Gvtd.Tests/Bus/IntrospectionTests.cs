@@ -19,8 +19,8 @@ public sealed class IntrospectionTests(SystemBusFixture bus)
         var objects = new Dictionary<string, string>
         {
             ["org.gvtd.Gvtd1.Manager"] = "/org/gvtd/Gvtd1/Manager",
-            ["org.gvtd.Gvtd1.VGpu"] = Gvtd.Interop.BusConnection.EncodePath("/org/gvtd/Gvtd1/vgpu", A),
-            ["org.gvtd.Gvtd1.Parent"] = Gvtd.Interop.BusConnection.EncodePath("/org/gvtd/Gvtd1/parent", Parent),
+            ["org.gvtd.Gvtd1.VGpu"] = Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/vgpu", A),
+            ["org.gvtd.Gvtd1.Parent"] = Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/parent", Parent),
         };
 
         Assert.Equal(objects.Keys.Order(), shipped.Descendants("interface").Select(i => (string)i.Attribute("name")!).Order());

@@ -140,8 +140,8 @@ public sealed class ManagerTests(SystemBusFixture bus)
 
         var paths = objects.EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
         Assert.True(paths[Manager].TryGetProperty(Iface, out _));
-        Assert.True(paths[Gvtd.Interop.BusConnection.EncodePath("/org/gvtd/Gvtd1/vgpu", A)].TryGetProperty("org.gvtd.Gvtd1.VGpu", out _));
-        Assert.True(paths[Gvtd.Interop.BusConnection.EncodePath("/org/gvtd/Gvtd1/parent", Parent)].TryGetProperty("org.gvtd.Gvtd1.Parent", out _));
+        Assert.True(paths[Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/vgpu", A)].TryGetProperty("org.gvtd.Gvtd1.VGpu", out _));
+        Assert.True(paths[Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/parent", Parent)].TryGetProperty("org.gvtd.Gvtd1.Parent", out _));
     }
 
     internal JsonElement Get(GvtdProcess gvtd, string property) =>

@@ -1,4 +1,4 @@
-using Gvtd.Interop;
+using Tmds.DBus.Protocol;
 using static Gvtd.Tests.Bus.Yaml;
 
 namespace Gvtd.Tests.Bus;
@@ -11,38 +11,48 @@ public sealed class MemoryTests(SystemBusFixture bus)
     public async Task ThousandCalls_LeaveResidentMemoryFlat()
     {
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
-        using var client = BusConnection.OpenAddress(bus.Address);
-        using var stop = new CancellationTokenSource();
-        var loop = new Thread(() => client.Run(stop.Token)) { IsBackground = true };
-        loop.Start();
+        using var client = new DBusConnection(new DBusConnectionOptions(bus.Address) { AutoConnect = false });
+        await client.ConnectAsync();
 
         // Warm up: the JIT's tiers and the GC heap settle within the first few thousand calls
-        // (measured: RSS rises for ~3,000 calls, then stays the same to the KiB for 9,000 more).
-        await Calls(client, 4000);
+        // (measured on Tmds.DBus.Protocol: RSS rises for ~5,000 calls, then grows by under 100 KiB
+        // per 1,000 for 7,000 more; the NativeAOT build's figure is in tests/bench).
+        await Calls(client, 6000);
         var before = gvtd.RssKiB();
         await Calls(client, 1000);
         var after = gvtd.RssKiB();
-        stop.Cancel();
-        loop.Join();
 
         // A leak of even one small native message per call would show as well over 1 MiB here.
         Assert.True(after - before < 1024, $"RSS grew from {before} KiB to {after} KiB over 1,000 calls");
     }
 
-    private static async Task Calls(BusConnection client, int count)
+    private static async Task Calls(DBusConnection client, int count)
     {
         for (var i = 0; i < count; i++)
         {
-            var (member, iface, args) = (i % 3) switch
-            {
-                0 => ("ListVGpus", "org.gvtd.Gvtd1.Manager", (Action<MessageWriter>?)null),
-                1 => ("Get", "org.freedesktop.DBus.Properties", w => { w.Write("org.gvtd.Gvtd1.Manager"); w.Write("State"); }),
-                _ => ("GetAll", "org.freedesktop.DBus.Properties", w => w.Write("org.gvtd.Gvtd1.Manager")),
-            };
-            var done = new TaskCompletionSource<MethodReply>(TaskCreationOptions.RunContinuationsAsynchronously);
-            client.CallAsync("org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", iface, member, args, r => done.SetResult(r), TimeSpan.FromSeconds(10));
-            var reply = await done.Task;
-            Assert.False(reply.IsError, reply.ErrorMessage);
+            // An error reply throws, and fails the test with its message.
+            await client.CallMethodAsync(Message(client, i % 3)).WaitAsync(TimeSpan.FromSeconds(10));
         }
+    }
+
+    private static MessageBuffer Message(DBusConnection client, int kind)
+    {
+        using var w = client.GetMessageWriter();
+        switch (kind)
+        {
+            case 0:
+                w.WriteMethodCallHeader("org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager", "ListVGpus");
+                break;
+            case 1:
+                w.WriteMethodCallHeader("org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.freedesktop.DBus.Properties", "Get", "ss");
+                w.WriteString("org.gvtd.Gvtd1.Manager");
+                w.WriteString("State");
+                break;
+            default:
+                w.WriteMethodCallHeader("org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.freedesktop.DBus.Properties", "GetAll", "s");
+                w.WriteString("org.gvtd.Gvtd1.Manager");
+                break;
+        }
+        return w.CreateMessage();
     }
 }

@@ -11,7 +11,7 @@ public sealed class ObjectTests(SystemBusFixture bus)
     public void VGpu_Properties_DescribeTheDevice()
     {
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
-        var path = Gvtd.Interop.BusConnection.EncodePath("/org/gvtd/Gvtd1/vgpu", A);
+        var path = Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/vgpu", A);
         string S(string name) => Get(path, "org.gvtd.Gvtd1.VGpu", name).GetString()!;
         bool B(string name) => Get(path, "org.gvtd.Gvtd1.VGpu", name).GetBoolean();
 
@@ -29,14 +29,15 @@ public sealed class ObjectTests(SystemBusFixture bus)
         Assert.Equal(A, Path.GetFileName(sysfsPath));
         Assert.True(File.Exists(Path.Combine(sysfsPath, "remove")));
         Assert.Equal($"{gvtd.ConfigPath}:4", S("Source"));
-        Assert.Equal($"-device vfio-pci,sysfsdev={sysfsPath},rombar=0", S("QemuArgs"));
+        // The simulated parent is GVT-g's (driver i915): QEMU shows the display and the OpRegion.
+        Assert.Equal($"-device vfio-pci,sysfsdev={sysfsPath},display=on,x-igd-opregion=on,rombar=0", S("QemuArgs"));
     }
 
     [Fact]
     public void Parent_Properties_ListTypesWithLiveAvailability()
     {
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
-        var path = Gvtd.Interop.BusConnection.EncodePath("/org/gvtd/Gvtd1/parent", Parent);
+        var path = Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/parent", Parent);
 
         Assert.Equal(Parent, Get(path, "org.gvtd.Gvtd1.Parent", "Name").GetString());
         Assert.Equal("i915", Get(path, "org.gvtd.Gvtd1.Parent", "Driver").GetString());

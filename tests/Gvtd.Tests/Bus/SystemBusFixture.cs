@@ -12,11 +12,14 @@ public sealed class SystemBusFixture : IDisposable
     public DBusDaemon Daemon { get; }
     public string Address => Daemon.Address;
 
-    public SystemBusFixture()
+    public SystemBusFixture() => Daemon = DBusDaemon.Start(Config);
+
+    /// <summary>A system bus's configuration (Debian's default policy plus gvtd's) listening on <paramref name="socket"/>.</summary>
+    public static string Config(string socket)
     {
         var policy = Path.Combine(RepoRoot.Path, "packaging", "dbus", "org.gvtd.Gvtd1.conf");
         var template = File.ReadAllText(Path.Combine(RepoRoot.Path, "tests", "system-bus.conf.in"));
-        Daemon = DBusDaemon.Start(socket => template.Replace("@SOCKET@", socket).Replace("@POLICY@", policy));
+        return template.Replace("@SOCKET@", socket).Replace("@POLICY@", policy);
     }
 
     public void Dispose() => Daemon.Dispose();

@@ -1,6 +1,6 @@
-using Gvtd.DesiredState;
+using Gvtd.Contract;
 
-namespace Gvtd.Tests.DesiredState;
+namespace Gvtd.Tests.Contract;
 
 public sealed class DurationsTests
 {

@@ -1,6 +1,6 @@
-using Gvtd.Sysfs;
+using Gvtd.Contract;
 
-namespace Gvtd.Tests.Sysfs;
+namespace Gvtd.Tests.Contract;
 
 public sealed class GvtDescriptionParserTests
 {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Xml.Linq;
+using Gvtd.Contract;
 using Gvtd.Sysfs;
 using Gvtd.Tests.Bus;
 using Gvtd.Tests.Support;
@@ -220,6 +221,10 @@ public sealed class GvtctlTests(SystemBusFixture bus)
         var device = $"vfio-pci,sysfsdev={sysfs},display=on,x-igd-opregion=on,rombar=0";
         Assert.Equal($"-device {device}", qemu.Stdout.Trim());
         Assert.Equal(["-device", device], qemuJson.GetProperty("args").EnumerateArray().Select(e => e.GetString()));
+        // One rule (the contract's VmArguments): gvtctl says exactly what the daemon's property says.
+        var property = Busctl.Json(bus.Address, "get-property", "org.gvtd.Gvtd1", Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/vgpu", A),
+            "org.gvtd.Gvtd1.VGpu", "QemuArgs").RootElement.GetProperty("data").GetString();
+        Assert.Equal(qemu.Stdout.Trim(), property);
         var hostdev = XElement.Parse(xml.Stdout);
         Assert.Equal("hostdev", hostdev.Name.LocalName);
         Assert.Equal("mdev", (string?)hostdev.Attribute("type"));

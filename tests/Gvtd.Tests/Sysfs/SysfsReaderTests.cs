@@ -1,3 +1,4 @@
+using Gvtd.Contract;
 using Gvtd.Sysfs;
 using Gvtd.Tests.Support;
 using static Gvtd.Tests.Support.Yaml;
