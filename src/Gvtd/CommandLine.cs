@@ -18,7 +18,9 @@ public static class CommandLine
           --state-dir DIR     where the ledger of devices gvtd created lives (default /var/lib/gvtd)
           --runtime-dir DIR   runtime directory (default /run/gvtd)
           --sysfs-root DIR    sysfs mount point (default /sys)
-          --proc-root DIR     procfs mount point, read to see which devices VMs hold (default /proc)
+          --proc-root DIR     procfs mount point, read to see which devices VMs hold (default
+                              /proc; with --simulate an empty directory, as nothing can hold
+                              a simulated device)
           --dev-root DIR      devtmpfs mount point, where /dev/vfio is watched (default /dev)
           --bus BUS           D-Bus to serve on: system, user or none (default system;
                               with --simulate: user, or none if no user bus is reachable)

@@ -10,7 +10,8 @@ public sealed record GvtdOptions
     public string RuntimeDir { get; init; } = "/run/gvtd";
     /// <summary>Null means /sys, or with --simulate a simulated tree in the runtime directory.</summary>
     public string? SysfsRoot { get; init; }
-    public string ProcRoot { get; init; } = "/proc";
+    /// <summary>Null means /proc, or with --simulate an empty directory: no process can hold a simulated device.</summary>
+    public string? ProcRoot { get; init; }
     public string DevRoot { get; init; } = "/dev";
     public bool Simulate { get; init; }
     public BusChoice Bus { get; init; } = BusChoice.Default;
@@ -18,4 +19,6 @@ public sealed record GvtdOptions
     public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     public string EffectiveSysfsRoot => SysfsRoot ?? (Simulate ? Path.Combine(RuntimeDir, "simulated-sysfs") : "/sys");
+
+    public string EffectiveProcRoot => ProcRoot ?? (Simulate ? Path.Combine(RuntimeDir, "simulated-proc") : "/proc");
 }

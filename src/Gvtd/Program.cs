@@ -52,7 +52,7 @@ internal static class Program
         var sysfsRoot = new SysfsRoot(options.EffectiveSysfsRoot);
         builder.Services.AddSingleton(sysfsRoot);
         builder.Services.AddSingleton(CreateWriter(options, logger));
-        builder.Services.AddSingleton(new VfioUsers(options.ProcRoot, options.DevRoot));
+        builder.Services.AddSingleton(new VfioUsers(options.EffectiveProcRoot, options.DevRoot));
         builder.Services.AddSingleton<SysfsReader>();
         builder.Services.AddSingleton(sp => new Applier(sp.GetRequiredService<ISysfsWriter>(), options.WriteTimeout, sp.GetRequiredService<ILogger<Applier>>()));
         builder.Services.AddSingleton(new DesiredStateLoader(options.ConfigPath, options.RuntimeDir));
@@ -75,6 +75,7 @@ internal static class Program
         try
         {
             var core = SimulatedMdevCore.Open(options.EffectiveSysfsRoot);
+            Directory.CreateDirectory(options.EffectiveProcRoot);
             logger.Information("Simulating a GVT-g GPU at 0000:00:02.0; its sysfs tree is {Root}", core.Root.Root);
             return core;
         }

@@ -28,6 +28,7 @@ V=44444444-0000-4000-8000-0000000000f7   # held by a VFIO user in scenario 7
 S=66666666-0000-4000-8000-000000000066   # held so that its remove blocks in the kernel
 W=55555555-0000-4000-8000-000000000055   # declared while gvtd is dead in scenario 8
 E=eeeeeeee-0000-4000-8000-00000000000e   # one more than capacity allows in scenario 6
+Z=77777777-0000-4000-8000-000000000077   # held by another user's VM while gvtd is blind
 
 # ---- small helpers ----------------------------------------------------------------------------
 
@@ -122,17 +123,20 @@ gvtd_done_first_pass() { [ "$(manager_prop LastReconcile 2>/dev/null || echo 0)"
 log_size() { stat -c %s "$GVTD_LOG"; }
 log_since() { tail -c +$(( $1 + 1 )) "$GVTD_LOG"; }
 
+# start_gvtd [PREFIX...]: PREFIX runs gvtd (setpriv, to take capabilities away).
 start_gvtd() {
-    "$GVTD" --config "$CFG" --state-dir "$STATE" --runtime-dir /run/gvtd --sysfs-root /sys --bus system \
+    "$@" "$GVTD" --config "$CFG" --state-dir "$STATE" --runtime-dir /run/gvtd --sysfs-root /sys --bus system \
         >> "$GVTD_LOG" 2>&1 &
     echo $! > "$WORK/gvtd.pid"
     wait_until 20 "gvtd serves D-Bus and has finished its first pass" gvtd_done_first_pass
 }
 
-# start_holder [--device-only] UUID: a VFIO user that holds the device until stop_holder.
+# start_holder [--as-nobody] [--device-only] UUID: a VFIO user that holds the device until stop_holder.
 start_holder() {
+    local as=()
+    if [ "$1" = --as-nobody ]; then as=(setpriv --reuid=65534 --regid=65534 --clear-groups); shift; fi
     rm -f "$WORK/hold.out"
-    "$HOLD" "$@" > "$WORK/hold.out" 2>&1 &
+    "${as[@]}" "$HOLD" "$@" > "$WORK/hold.out" 2>&1 &
     echo $! > "$WORK/holder.pid"
     wait_until 10 "the VFIO holder has the device" grep -q holding "$WORK/hold.out"
 }
@@ -391,6 +395,39 @@ unprivileged_refused_reconcile() {
     reconcile > /dev/null || fail "root's Reconcile failed"
 }
 
+# gvtd without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (a trimmed unit, a container) cannot read
+# other processes' /proc/PID/fd. Another user's VM holds a device whose declaration is dropped: it
+# must stay, and gvtd must say what it cannot see. It stays after the holder exits too, as gvtd
+# still cannot see; once gvtd runs with its capabilities again, the device goes.
+blind_gvtd_keeps_held_device() {
+    if gvtd_running; then signal_gvtd TERM; wait_until 5 "gvtd stopped" eval '! gvtd_running'; fi
+    write_config "$A:mtty-1" "$Z:mtty-1"
+    start_gvtd setpriv --bounding-set=-sys_ptrace,-dac_read_search --inh-caps=-sys_ptrace,-dac_read_search
+    local caps
+    caps=$(( 16#$(awk '/^CapEff:/ {print $2}' "/proc/$(gvtd_pid)/status") ))
+    (( (caps & 0x80004) == 0 )) || fail "gvtd still has CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH (CapEff $caps)"
+    wait_until 10 "$Z exists" device_exists "$Z"
+    local group reason
+    group=$(basename "$(readlink "$MDEV/$Z/iommu_group")")
+    chown 65534 "/dev/vfio/$group"
+    start_holder --as-nobody "$Z"
+    write_config "$A:mtty-1"
+    signal_gvtd HUP
+    sleep 5 # two more interval passes
+    device_exists "$Z" || fail "a gvtd that cannot see /proc/PID/fd removed $Z while another user's VM held it"
+    reason=$(vgpu_prop "$Z" LastError)
+    echo "Z while held, gvtd blind: state $(vgpu_prop "$Z" State), reason: $reason"
+    [[ $reason == *"cannot tell"*CAP_SYS_PTRACE* ]] || fail "$Z's LastError does not say what gvtd cannot see: '$reason'"
+    [ "$(vgpu_prop "$Z" InUse)" = true ] || fail "$Z is not reported InUse while gvtd cannot tell"
+    stop_holder
+    sleep 5
+    device_exists "$Z" || fail "gvtd removed $Z while it still could not see who holds it"
+    signal_gvtd TERM
+    wait_until 5 "gvtd stopped" eval '! gvtd_running'
+    start_gvtd
+    wait_until 10 "$Z is removed once gvtd can see that nobody holds it" device_gone "$Z"
+}
+
 # ---- runner -----------------------------------------------------------------------------------
 
 # run_scenario NAME FUNCTION: one PASS/FAIL line; a failure's reason is what fail() said, or the
@@ -435,6 +472,7 @@ main() {
     run_scenario kill9-restart-converges kill9_restart_converges
     run_scenario sigterm-exits-leaving-devices sigterm_exits_leaving_devices
     run_scenario unprivileged-refused-reconcile unprivileged_refused_reconcile
+    run_scenario blind-gvtd-keeps-held-device blind_gvtd_keeps_held_device
 
     gvtd_running && signal_gvtd TERM
     touch "$RESULTS/done"

@@ -53,7 +53,7 @@ public static class Planner
 
         var mismatch = $"exists as {have.Type} on {have.Parent}, declared as {want.Type} on {want.Parent}";
         if (have.InUse)
-            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; in use by a VM, will recreate once it is released", want, have, BlockReason.InUse);
+            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; {Holder(have)}, will recreate once it is released", want, have, BlockReason.InUse);
         if (!owned.Contains(have.Uuid) && prune != PrunePolicy.All)
             return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; gvtd did not create it, so it is left alone (remove it by hand, or set prune: all)", want, have, BlockReason.NotOwned);
         // Recreating destroys the old device: only do it when the new one can be made right away.
@@ -72,10 +72,16 @@ public static class Planner
             return new(ActionKind.Ignore, have.Uuid, have.Type, have.Parent, why, Observed: have);
         }
         if (have.InUse)
-            return new(ActionKind.Blocked, have.Uuid, have.Type, have.Parent, "no longer declared; in use by a VM, will remove once it is released", Observed: have, Blocked: BlockReason.InUse);
+            return new(ActionKind.Blocked, have.Uuid, have.Type, have.Parent, $"no longer declared; {Holder(have)}, will remove once it is released", Observed: have, Blocked: BlockReason.InUse);
         var reason = isOwned ? "no longer declared (created by gvtd)" : "not declared (prune: all)";
         return new(ActionKind.Remove, have.Uuid, have.Type, have.Parent, reason, Observed: have);
     }
+
+    /// <summary>Who holds a device that is not known to be free, in words; what to grant when gvtd cannot see.</summary>
+    public static string Holder(MdevDevice device) => device.Use == DeviceUse.Held
+        ? "in use by a VM"
+        : "gvtd cannot tell whether a VM holds it: other processes' /proc/PID/fd are hidden from it "
+          + "(grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, and do not mount /proc with hidepid)";
 
     private static (BlockReason, string) WhyCannotCreate(DesiredVGpu want, ObservedState observed, Dictionary<(string, string), int> used)
     {

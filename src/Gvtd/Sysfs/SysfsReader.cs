@@ -87,8 +87,9 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
                 }
                 var group = LinkName(path, "iommu_group") is { } g && int.TryParse(g, out var n) ? n : (int?)null;
                 var vfioNodes = SafeEntries(Path.Combine(path, "vfio-dev")).Select(Path.GetFileName);
-                var inUse = (group is { } grp && users.Groups.Contains(grp)) || vfioNodes.Any(v => users.DeviceNodes.Contains(v!));
-                devices[uuid] = new MdevDevice(uuid, Path.GetFileName(Path.GetDirectoryName(path)!), type, path, group, inUse);
+                var held = (group is { } grp && users.Groups.Contains(grp)) || vfioNodes.Any(v => users.DeviceNodes.Contains(v!));
+                var use = held ? DeviceUse.Held : users.Complete ? DeviceUse.Free : DeviceUse.Unknown;
+                devices[uuid] = new MdevDevice(uuid, Path.GetFileName(Path.GetDirectoryName(path)!), type, path, group, use);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -99,6 +99,24 @@ public sealed class PlannerTests
     [InlineData(PrunePolicy.None)]
     [InlineData(PrunePolicy.Owned)]
     [InlineData(PrunePolicy.All)]
+    public void Plan_DeviceOfUnknownUse_IsNeverRemovedOrRecreated_AndSaysWhatToGrant(PrunePolicy prune)
+    {
+        // gvtd could not read every process's /proc/PID/fd: "nobody seen" is not "nobody".
+        var plan = Planner.Plan(Desired(prune, Want(U2, "mtty-1", "mtty"), Want(U3, "mtty-1", "mtty")),
+            Observed([Mtty], Device(U1, "mtty", "mtty-1", DeviceUse.Unknown), Device(U2, "mtty", "mtty-2", DeviceUse.Unknown)), Owned(U1, U2));
+
+        Assert.DoesNotContain(plan, a => a.ChangesSomething && a.Uuid != U3);
+        Assert.Equal(ActionKind.Create, Only(plan, U3).Kind); // creation goes ahead
+        Assert.Equal(BlockReason.InUse, Only(plan, U2).Blocked);
+        Assert.Contains("CAP_SYS_PTRACE", Only(plan, U2).Reason);
+        if (prune != PrunePolicy.None)
+            Assert.Contains("cannot tell whether a VM holds it", Only(plan, U1).Reason);
+    }
+
+    [Theory]
+    [InlineData(PrunePolicy.None)]
+    [InlineData(PrunePolicy.Owned)]
+    [InlineData(PrunePolicy.All)]
     public void Plan_InUseDevice_IsNeverRemoved(PrunePolicy prune)
     {
         // U1: undeclared and owned; U2: declared with another type and owned.

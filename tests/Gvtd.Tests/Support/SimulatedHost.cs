@@ -20,6 +20,8 @@ public sealed class SimulatedHost
         Dir = dir;
         Core = SimulatedMdevCore.Open(dir.Combine("sys"));
         Writer = new RecordingWriter(Core, Core.Root.MdevDevices);
+        // An empty /proc: gvtd sees every process there is, and none holds a device.
+        Directory.CreateDirectory(dir.Combine("proc"));
         Reader = new SysfsReader(Core.Root, new VfioUsers(dir.Combine("proc"), dir.Combine("dev")));
         Store = new DesiredStateStore(Yaml.Loader(dir), NullLogger<DesiredStateStore>.Instance);
         Ledger = OwnershipLedger.Load(dir.Combine("state"), _ => { });

@@ -17,7 +17,10 @@ public static class States
             types.Select(t => new MdevType(t.Id, t.Id, "", "vfio-pci", t.Available, null)).ToList());
 
     public static MdevDevice Device(string uuid, string parent, string type, bool inUse = false) =>
-        new(uuid, parent, type, $"/sys/devices/virtual/{parent}/{uuid}", 0, inUse);
+        Device(uuid, parent, type, inUse ? DeviceUse.Held : DeviceUse.Free);
+
+    public static MdevDevice Device(string uuid, string parent, string type, DeviceUse use) =>
+        new(uuid, parent, type, $"/sys/devices/virtual/{parent}/{uuid}", 0, use);
 
     public static ObservedState Observed(IEnumerable<MdevParent> parents, params MdevDevice[] devices) =>
         new(parents.ToDictionary(p => p.Name), devices.ToDictionary(d => d.Uuid), []);

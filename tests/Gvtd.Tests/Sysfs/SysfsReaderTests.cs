@@ -44,7 +44,7 @@ public sealed class SysfsReaderTests : IDisposable
         var observed = Read();
 
         Assert.Equal([U1, U2, U3], observed.Devices.Keys.Order());
-        Assert.Equal(new MdevDevice(U1, "mtty", "mtty-2", _tree.Full($"{SysfsTree.MttyParentDir}/{U1}"), 0, false), observed.Devices[U1]);
+        Assert.Equal(new MdevDevice(U1, "mtty", "mtty-2", _tree.Full($"{SysfsTree.MttyParentDir}/{U1}"), 0, DeviceUse.Free), observed.Devices[U1]);
         Assert.Equal(("mtty", "mtty-1", 1), (observed.Devices[U2].Parent, observed.Devices[U2].Type, observed.Devices[U2].IommuGroup));
         Assert.Equal(("mtty", "mtty-1", 2), (observed.Devices[U3].Parent, observed.Devices[U3].Type, observed.Devices[U3].IommuGroup));
         Assert.Equal([20, 10], observed.Parents["mtty"].Types.Select(t => t.AvailableInstances));
@@ -111,12 +111,14 @@ public sealed class SysfsReaderTests : IDisposable
     }
 
     [Fact]
-    public void Read_MissingProcRoot_IsNotAnError()
+    public void Read_MissingProcRoot_IsNotAnError_ButUseIsUnknown()
     {
+        // No /proc in sight: gvtd cannot see who holds what, which is not "nobody does".
         _tree.WithMttyParent().WithMttyDevice(U1, "mtty-2", 0);
         Directory.Delete(_tree.ProcRoot);
 
-        Assert.False(Read().Devices[U1].InUse);
+        Assert.Equal(DeviceUse.Unknown, Read().Devices[U1].Use);
+        Assert.True(Read().Devices[U1].InUse);
     }
 
     [Fact]
