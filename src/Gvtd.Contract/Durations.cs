@@ -14,12 +14,12 @@ public static class Durations
         text = text.Trim();
         if (text.Length > 0 && text.All(char.IsAsciiDigit))
         {
-            error = $"'{text}' has no unit (write {text}s, or use m or h)";
+            error = $"{UserText.Quote(text)} has no unit (write {text}s, or use m or h)";
             return false;
         }
         if (text.Length < 2 || !long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
         {
-            error = $"'{text}' is not a duration (write a whole number with s, m or h, such as 60s, 5m or 1h)";
+            error = $"{UserText.Quote(text)} is not a duration (write a whole number with s, m or h, such as 60s, 5m or 1h)";
             return false;
         }
         TimeSpan? parsed = text[^1] switch
@@ -31,12 +31,12 @@ public static class Durations
         };
         if (parsed is null)
         {
-            error = $"'{text}' has an unknown unit (use s, m or h)";
+            error = $"{UserText.Quote(text)} has an unknown unit (use s, m or h)";
             return false;
         }
         if (parsed < Minimum || parsed > Maximum)
         {
-            error = $"'{text}' is out of range (between 1s and 24h)";
+            error = $"{UserText.Quote(text)} is out of range (between 1s and 24h)";
             return false;
         }
         value = parsed.Value;

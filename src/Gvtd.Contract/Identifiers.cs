@@ -25,7 +25,7 @@ public static partial class Identifiers
             var match = PciAddress().Match(parent);
             if (!match.Success)
             {
-                error = $"'{text}' is not a PCI address (expected DDDD:BB:DD.F such as 0000:00:02.0, or BB:DD.F)";
+                error = $"{UserText.Quote(text)} is not a PCI address (expected DDDD:BB:DD.F such as 0000:00:02.0, or BB:DD.F)";
                 return false;
             }
             var domain = match.Groups["domain"].Success ? match.Groups["domain"].Value : "0000";
@@ -50,10 +50,10 @@ public static partial class Identifiers
     {
         if (value.Length == 0) return $"{what} is empty";
         if (value.Contains('/') || value.Contains("..") || value == ".")
-            return $"{what} '{value}' must be a single name, without '/' or '..'";
+            return $"{what} {UserText.Quote(value)} must be a single name, without '/' or '..'";
         if (value.Length > 255) return $"{what} is longer than 255 characters";
         if (value.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
-            return $"{what} '{value}' contains white space or control characters";
+            return $"{what} {UserText.Quote(value)} contains white space or control characters";
         return null;
     }
 

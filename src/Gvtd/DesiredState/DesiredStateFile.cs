@@ -1,11 +1,16 @@
+using System.Text;
 using Gvtd.Contract;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Gvtd.DesiredState;
 
-/// <summary>What one YAML file declares, before it is merged with the others.</summary>
-public sealed record DesiredStateFileContent(Settings? Settings, IReadOnlyList<DesiredVGpu> VGpus);
+/// <summary>
+/// What one YAML file declares, before it is merged with the others. SaysVGpus is whether it has a
+/// 'vgpus' key at all: only a file that says so (even 'vgpus: []') can declare "no vGPUs".
+/// </summary>
+public sealed record DesiredStateFileContent(Settings? Settings, IReadOnlyList<DesiredVGpu> VGpus, bool SaysVGpus = false);
 
 /// <summary>
 /// Reads one desired-state file. Works on YamlDotNet's node tree rather than object binding, because
@@ -18,8 +23,75 @@ public static class DesiredStateFile
     private static readonly string[] SettingsKeys = ["interval", "prune"];
     private static readonly string[] VGpuKeys = ["uuid", "type", "parent", "name"];
 
+    /// <summary>
+    /// Far above any real file (1,000 vGPUs take about 100 KB), and small enough that reading and
+    /// parsing the largest allowed file takes milliseconds and a few MB.
+    /// </summary>
+    public const int MaxBytes = 1024 * 1024;
+
+    /// <summary>
+    /// YAML aliases can make a short file name millions of list items; past this many a file is
+    /// refused rather than walked (gvtd is tested with 1,000 declared vGPUs).
+    /// </summary>
+    public const int MaxVGpus = 10_000;
+
+    /// <summary>Errors reported per file; past that one line says there are more.</summary>
+    public const int MaxErrors = 50;
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// The text of one file, or null with the reason in <paramref name="errors"/>: unreadable, over
+    /// <see cref="MaxBytes"/> (never read whole), or not UTF-8 (a Latin-1 file would otherwise
+    /// turn into U+FFFD in names), located at the first bad byte.
+    /// </summary>
+    public static string? Read(string path, List<ConfigError> errors)
+    {
+        byte[] bytes;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None);
+            var buffer = new byte[MaxBytes + 1];
+            var length = 0;
+            int n;
+            while (length < buffer.Length && (n = stream.Read(buffer, length, buffer.Length - length)) > 0) length += n;
+            if (length > MaxBytes)
+            {
+                errors.Add(new(new SourceLocation(path, 1, 1), $"the file is larger than {MaxBytes / 1024} KiB; a desired-state file is far smaller (is this the right file?)"));
+                return null;
+            }
+            bytes = buffer[..length];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            errors.Add(new(new SourceLocation(path, 1, 1), "cannot read the file: " + e.Message));
+            return null;
+        }
+        var start = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
+        try
+        {
+            return StrictUtf8.GetString(bytes, start, bytes.Length - start);
+        }
+        catch (DecoderFallbackException e)
+        {
+            var at = start + Math.Max(0, e.Index);
+            var lineStart = Array.LastIndexOf(bytes, (byte)'\n', Math.Max(0, at - 1)) + 1;
+            var line = bytes.AsSpan(0, lineStart).Count((byte)'\n') + 1;
+            errors.Add(new(new SourceLocation(path, line, StrictUtf8.GetCharCount(bytes, lineStart, Math.Max(0, at - lineStart)) + 1),
+                "the file is not UTF-8 (saved as Latin-1 or another legacy encoding?); save it as UTF-8"));
+            return null;
+        }
+    }
+
     public static DesiredStateFileContent Parse(string path, string text, bool allowSettings, List<ConfigError> errors)
     {
+        if (FirstComplexKey(text) is { } complex)
+        {
+            // Refused before YamlDotNet builds its tree: that hashes every key, and an aliased list
+            // as a key stands for billions of nodes.
+            errors.Add(new(At(path, complex), "a key must be a plain word, not a list, a mapping or an alias"));
+            return new(null, []);
+        }
         var stream = new YamlStream();
         var parser = new Parser(new StringReader(text));
         try
@@ -54,8 +126,10 @@ public static class DesiredStateFile
 
         Settings? settings = null;
         var vgpus = new List<DesiredVGpu>();
+        var saysVGpus = false;
         foreach (var (keyNode, value) in Entries(path, root, TopLevelKeys, errors))
         {
+            saysVGpus |= keyNode.Value == "vgpus";
             if (keyNode.Value == "settings")
             {
                 if (allowSettings) settings = ParseSettings(path, value, errors);
@@ -63,14 +137,23 @@ public static class DesiredStateFile
             }
             else if (value is YamlSequenceNode list)
             {
-                foreach (var item in list) ParseVGpu(path, item, vgpus, errors);
+                if (list.Children.Count > MaxVGpus)
+                {
+                    errors.Add(new(At(path, value.Start), $"'vgpus' lists more than {MaxVGpus} items"));
+                    continue;
+                }
+                foreach (var item in list)
+                {
+                    if (errors.Count >= MaxErrors) break;
+                    ParseVGpu(path, item, vgpus, errors);
+                }
             }
             else if (!IsNull(value))
             {
                 errors.Add(new(At(path, value.Start), "'vgpus' must be a list of vGPUs (each item starting with '- uuid:')"));
             }
         }
-        return new(settings, vgpus);
+        return new(settings, vgpus, saysVGpus);
     }
 
     private static Settings ParseSettings(string path, YamlNode node, List<ConfigError> errors)
@@ -95,7 +178,7 @@ public static class DesiredStateFile
             {
                 PrunePolicy? prune = text switch { "none" => PrunePolicy.None, "owned" => PrunePolicy.Owned, "all" => PrunePolicy.All, _ => null };
                 if (prune is { } p) result = result with { Prune = p };
-                else errors.Add(new(At(path, value.Start), $"prune: '{text}' is not one of none, owned, all"));
+                else errors.Add(new(At(path, value.Start), $"prune: {UserText.Quote(text)} is not one of none, owned, all"));
             }
         }
         return result;
@@ -119,7 +202,7 @@ public static class DesiredStateFile
             {
                 case "uuid":
                     uuid = Identifiers.NormaliseUuid(text);
-                    if (uuid is null) errors.Add(new(where, $"uuid: '{text}' is not a UUID (expected 8-4-4-4-12 hex digits; uuidgen makes one)"));
+                    if (uuid is null) errors.Add(new(where, $"uuid: {UserText.Quote(text)} is not a UUID (expected 8-4-4-4-12 hex digits; uuidgen makes one)"));
                     break;
                 case "type":
                     type = text.Trim();
@@ -152,7 +235,7 @@ public static class DesiredStateFile
             if (key is YamlScalarNode { Value: { } k } scalar && known.Contains(k))
                 yield return (scalar, value);
             else
-                errors.Add(new(At(path, key.Start), $"unknown key '{(key as YamlScalarNode)?.Value ?? key.ToString()}' (expected one of: {string.Join(", ", known)})"));
+                errors.Add(new(At(path, key.Start), $"unknown key {Describe(key)} (expected one of: {string.Join(", ", known)})"));
         }
     }
 
@@ -162,6 +245,55 @@ public static class DesiredStateFile
         errors.Add(new(At(path, value.Start), $"{key}: expected a single value"));
         return null;
     }
+
+    /// <summary>
+    /// Where the first mapping key that is not a plain scalar starts, from the parser's event stream
+    /// (linear in the file's size); null when there is none, or when the file does not parse (the
+    /// tree's own load then reports the syntax error).
+    /// </summary>
+    private static Mark? FirstComplexKey(string text)
+    {
+        const int Sequence = 0, ExpectKey = 1, ExpectValue = 2;
+        var open = new Stack<int>();
+        var parser = new Parser(new StringReader(text));
+        try
+        {
+            while (parser.MoveNext())
+            {
+                var e = parser.Current!;
+                if (e is SequenceEnd or MappingEnd)
+                {
+                    open.Pop();
+                    continue;
+                }
+                if (e is not (YamlDotNet.Core.Events.Scalar or AnchorAlias or SequenceStart or MappingStart)) continue;
+                if (open.Count > 0 && open.Peek() != Sequence)
+                {
+                    if (open.Peek() == ExpectKey && e is not YamlDotNet.Core.Events.Scalar) return e.Start;
+                    open.Push(open.Pop() == ExpectKey ? ExpectValue : ExpectKey);
+                }
+                if (e is SequenceStart) open.Push(Sequence);
+                else if (e is MappingStart) open.Push(ExpectKey);
+            }
+        }
+        catch (Exception ex) when (ex is YamlException or InvalidOperationException)
+        {
+            return null;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// A node in words, in bounded time and length. Never the node's ToString(): through YAML
+    /// aliases a few lines can stand for billions of nodes.
+    /// </summary>
+    private static string Describe(YamlNode node) => node switch
+    {
+        YamlScalarNode { Value: { } text } => UserText.Quote(text),
+        YamlMappingNode => "(a mapping)",
+        YamlSequenceNode => "(a list)",
+        _ => "(an empty key)",
+    };
 
     private static bool IsNull(YamlNode node) => node is YamlScalarNode { Value: null or "" or "~" or "null" };
 

@@ -25,25 +25,29 @@ public sealed class DesiredStateLoader(string mainFile, string runtimeDir)
         return files;
     }
 
+    /// <summary>
+    /// Every file must exist, be readable and say 'vgpus' (an empty list declares none). A missing,
+    /// unreadable, empty or truncated file is what a crashed editor, a full disk or a slip leaves,
+    /// not a wish to remove every vGPU, so it is an error and the last valid state stays in force.
+    /// </summary>
     public DesiredStateSnapshot Load()
     {
         var errors = new List<ConfigError>();
         var settings = Settings.Default;
         var vgpus = new List<DesiredVGpu>();
         var files = DiscoverFiles();
+        if (!files.Contains(MainFile))
+            errors.Add(new(new SourceLocation(MainFile, 1, 1), Directory.Exists(MainFile)
+                ? "is a directory, not the desired-state file; replace it with a file (write 'vgpus: []' to declare no vGPUs)"
+                : "does not exist; gvtd keeps what it has until it does (write 'vgpus: []' to declare no vGPUs)"));
         foreach (var file in files)
         {
-            string text;
-            try
-            {
-                text = File.ReadAllText(file);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                errors.Add(new(new SourceLocation(file, 1, 1), "cannot read the file: " + e.Message));
-                continue;
-            }
+            if (DesiredStateFile.Read(file, errors) is not { } text) continue;
+            var before = errors.Count;
             var content = DesiredStateFile.Parse(file, text, allowSettings: file == MainFile, errors);
+            if (!content.SaysVGpus && errors.Count == before)
+                errors.Add(new(new SourceLocation(file, 1, 1), (text.Trim().Length == 0 ? "the file is empty" : "the file has no 'vgpus' key")
+                    + "; an empty or cut-short file is not taken to mean 'no vGPUs' (write 'vgpus: []' to declare none)"));
             settings = content.Settings ?? settings;
             vgpus.AddRange(content.VGpus);
         }

@@ -37,7 +37,7 @@ public sealed class OwnershipLedger
                 var line = raw.Trim();
                 if (line.Length == 0 || line.StartsWith('#')) continue;
                 if (Identifiers.NormaliseUuid(line) is { } uuid) owned.Add(uuid);
-                else warn($"{path}:{lineNo}: ignoring '{line}', not a UUID");
+                else warn($"{path}:{lineNo}: ignoring {UserText.Quote(line)}, not a UUID");
             }
         }
         return new OwnershipLedger(path, owned);

@@ -130,7 +130,7 @@ public sealed class DesiredStateFileValidationTests : IDisposable
     [Fact]
     public void Load_SettingsInDropIn_IsRejectedAtTheDropIn()
     {
-        _dir.Write(MainFile, "settings:\n  prune: none\n");
+        _dir.Write(MainFile, "settings:\n  prune: none\nvgpus: []\n");
         var dropInText = "vgpus:\n" + VGpu(U1, "mtty-1", "mtty") + "settings:\n  prune: all\n";
         var dropIn = _dir.Write("run/vgpus.d/10-x.yaml", dropInText);
 

@@ -50,7 +50,7 @@ public sealed class DesiredStateLoaderTests : IDisposable
     [Fact]
     public void Load_Settings_AreRead()
     {
-        var state = Load(_dir, "settings:\n  interval: 5m\n  prune: all\n");
+        var state = Load(_dir, "settings:\n  interval: 5m\n  prune: all\nvgpus: []\n");
 
         Assert.Equal(TimeSpan.FromMinutes(5), state.Settings.Interval);
         Assert.Equal(PrunePolicy.All, state.Settings.Prune);
@@ -86,13 +86,26 @@ public sealed class DesiredStateLoaderTests : IDisposable
     }
 
     [Fact]
-    public void Load_MissingMainFile_IsEmptyState()
+    public void Load_MissingMainFile_IsAnError_NotAnEmptyState()
     {
-        var state = Loader(_dir).Load();
+        // Deleted by mistake, or not yet written: never "remove every vGPU".
+        _dir.Write("run/vgpus.d/a.yaml", "vgpus:\n" + VGpu(U2, "mtty-1", "mtty"));
 
-        Assert.Empty(state.VGpus);
-        Assert.Empty(state.Files);
-        Assert.Equal(Settings.Default, state.Settings);
+        var error = Assert.Single(Assert.Throws<InvalidConfigException>(() => Loader(_dir).Load()).Errors);
+
+        Assert.Equal(_dir.Combine(MainFile), error.Where.File);
+        Assert.Contains("does not exist", error.Message);
+        Assert.Contains("vgpus: []", error.Message);
+    }
+
+    [Fact]
+    public void Load_MainFileReplacedByADirectory_IsAnError()
+    {
+        Directory.CreateDirectory(_dir.Combine(MainFile));
+
+        var error = Assert.Single(Assert.Throws<InvalidConfigException>(() => Loader(_dir).Load()).Errors);
+
+        Assert.Contains("is a directory", error.Message);
     }
 
     [Theory]
@@ -101,22 +114,36 @@ public sealed class DesiredStateLoaderTests : IDisposable
     [InlineData("\n\n")]
     [InlineData("~\n")]
     [InlineData("null\n")]
-    public void Load_EmptyFile_IsEmptyState(string text)
+    [InlineData("settings:\n  prune: owned\n")]
+    public void Load_EmptyOrCutShortFile_IsAnError_NotAnEmptyState(string text)
+    {
+        // What a crashed editor or a full disk leaves behind.
+        var error = Assert.Single(Assert.Throws<InvalidConfigException>(() => Load(_dir, text)).Errors);
+
+        Assert.Equal(new SourceLocation(_dir.Combine(MainFile), 1, 1), error.Where);
+        Assert.Contains("vgpus: []", error.Message);
+    }
+
+    [Fact]
+    public void Load_EmptyDropIn_IsAnError_NotAnEmptyState()
+    {
+        _dir.Write(MainFile, "vgpus: []\n");
+        var dropIn = _dir.Write("etc/vgpus.d/dbus.yaml", "");
+
+        var error = Assert.Single(Assert.Throws<InvalidConfigException>(() => Loader(_dir).Load()).Errors);
+
+        Assert.Equal(dropIn, error.Where.File);
+    }
+
+    [Theory]
+    [InlineData("vgpus: []\n")]
+    [InlineData("vgpus:\n")]
+    public void Load_AnExplicitEmptyList_DeclaresNothing(string text)
     {
         var state = Load(_dir, text);
 
         Assert.Empty(state.VGpus);
         Assert.Equal(Settings.Default, state.Settings);
         Assert.Equal([_dir.Combine(MainFile)], state.Files);
-    }
-
-    [Fact]
-    public void Load_DropInsWithoutMainFile_AreStillRead()
-    {
-        _dir.Write("run/vgpus.d/a.yaml", "vgpus:\n" + VGpu(U2, "mtty-1", "mtty"));
-
-        var state = Loader(_dir).Load();
-
-        Assert.Equal(U2, Assert.Single(state.VGpus).Uuid);
     }
 }

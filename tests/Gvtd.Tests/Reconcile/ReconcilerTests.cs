@@ -15,6 +15,47 @@ public sealed class ReconcilerTests : IDisposable
     private static string Config(params (string Uuid, string Type)[] vgpus) =>
         "settings:\n  prune: owned\nvgpus:\n" + string.Concat(vgpus.Select(v => VGpu(v.Uuid, v.Type, "00:02.0")));
 
+    [Theory]
+    [InlineData("truncated")]
+    [InlineData("deleted")]
+    [InlineData("a directory")]
+    public async Task RunPassAsync_MainFileTruncatedDeletedOrADirectory_KeepsEveryOwnedDevice(string what)
+    {
+        var host = new SimulatedHost(_dir);
+        host.Configure(Config((U1, "i915-GVTg_V5_4"), (U2, "i915-GVTg_V5_8")));
+        await host.PassAsync();
+        var before = host.TreeSnapshot();
+
+        File.Delete(host.ConfigPath);
+        if (what == "truncated") File.WriteAllText(host.ConfigPath, "");
+        if (what == "a directory") Directory.CreateDirectory(host.ConfigPath);
+        Assert.False(host.Store.Reload());
+        var result = await host.PassAsync(explicitRequest: true);
+
+        Assert.Equal((0, 0), (result.Created, result.Removed));
+        Assert.Equal(before, host.TreeSnapshot());
+        Assert.Equal([U1, U2], host.Store.Current!.VGpus.Select(v => v.Uuid));
+        Assert.Contains("vgpus: []", host.Reconciler.Current.ConfigError);
+        Assert.Equal(DaemonState.Degraded, host.Reconciler.Current.State);
+    }
+
+    [Fact]
+    public async Task RunPassAsync_AtStartWithNoValidState_RemovesNothing()
+    {
+        var host = new SimulatedHost(_dir);
+        host.Configure(Config((U1, "i915-GVTg_V5_4")));
+        await host.PassAsync();
+        // A restart finds the file emptied: a new store has no valid state at all.
+        var restarted = new SimulatedHost(_dir);
+        File.WriteAllText(restarted.ConfigPath, "");
+
+        Assert.False(restarted.Store.Reload());
+        var result = await restarted.PassAsync(explicitRequest: true);
+
+        Assert.Equal(0, result.Removed);
+        Assert.Contains(U1, restarted.Devices);
+    }
+
     [Fact]
     public async Task RunPassAsync_FirstPass_CreatesTheDeclaredDevices()
     {
