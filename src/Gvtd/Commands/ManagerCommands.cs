@@ -32,29 +32,34 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
     public async Task<string> AddAsync(string uuidText, string type, string parentText, bool runtime)
     {
         var uuid = uuidText.Length == 0 ? Guid.NewGuid().ToString("D")
-            : Identifiers.NormaliseUuid(uuidText) ?? throw InvalidArgs($"'{uuidText}' is not a UUID (8-4-4-4-12 hex digits), or pass an empty string to have one made");
+            : Identifiers.NormaliseUuid(uuidText) ?? throw InvalidArgs($"{UserText.Quote(uuidText)} is not a UUID (8-4-4-4-12 hex digits), or pass an empty string to have one made");
         if (Identifiers.CheckType(type) is { } typeError) throw InvalidArgs(typeError);
         if (!Identifiers.TryNormaliseParent(parentText, out var parent, out var parentError)) throw InvalidArgs("parent: " + parentError);
 
-        var state = ValidState();
-        if (state.VGpus.FirstOrDefault(v => v.Uuid == uuid) is { } existing)
-            throw InvalidArgs($"vGPU {uuid} is already declared at {existing.Source}");
-
-        // Plan as if it were declared: refuse what could never be created, but accept an absent
-        // parent (its driver may simply not be loaded yet).
-        var candidate = new DesiredVGpu(uuid, type, parent, null, new SourceLocation("(request)", 0, 0));
-        var plan = Planner.Plan(state with { VGpus = [.. state.VGpus, candidate] }, reader.Read(), ledger.Owned);
-        var action = plan.First(a => a.Uuid == uuid && a.Desired == candidate);
-        switch (action.Blocked)
+        // The check and the write are one step: a second request for the same UUID waits, then
+        // finds the first one's declaration on disk.
+        desired.Change(now =>
         {
-            case BlockReason.UnknownType: throw InvalidArgs(action.Reason);
-            case BlockReason.NoCapacity: throw new CommandException(CommandError.NoCapacity, action.Reason);
-            case BlockReason.NotOwned or BlockReason.InUse:
-                throw new CommandException(action.Blocked == BlockReason.InUse ? CommandError.InUse : CommandError.NotOwned,
-                    $"a device with UUID {uuid} already exists: {action.Reason}");
-        }
+            var state = ValidState(now);
+            if (state.VGpus.FirstOrDefault(v => v.Uuid == uuid) is { } existing)
+                throw InvalidArgs($"vGPU {uuid} is already declared at {existing.Source}");
 
-        await managed.AddAsync(uuid, type, parent, null, runtime);
+            // Plan as if it were declared: refuse what could never be created, but accept an absent
+            // parent (its driver may simply not be loaded yet).
+            var candidate = new DesiredVGpu(uuid, type, parent, null, new SourceLocation("(request)", 0, 0));
+            var plan = Planner.Plan(state with { VGpus = [.. state.VGpus, candidate] }, reader.Read(), ledger.Owned);
+            var action = plan.First(a => a.Uuid == uuid && a.Desired == candidate);
+            switch (action.Blocked)
+            {
+                case BlockReason.UnknownType: throw InvalidArgs(action.Reason);
+                case BlockReason.NoCapacity: throw new CommandException(CommandError.NoCapacity, action.Reason);
+                case BlockReason.NotOwned or BlockReason.InUse:
+                    throw new CommandException(action.Blocked == BlockReason.InUse ? CommandError.InUse : CommandError.NotOwned,
+                        $"a device with UUID {uuid} already exists: {action.Reason}");
+            }
+            managed.Add(uuid, type, parent, null, runtime);
+            return true;
+        });
         await worker.RequestPassAsync($"AddVGpu {uuid}", reload: true);
         return uuid;
     }
@@ -62,23 +67,27 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
     /// <summary>Drops a declaration gvtd's own file holds, and runs a pass (which removes the device).</summary>
     public async Task RemoveAsync(string uuidText)
     {
-        var uuid = Identifiers.NormaliseUuid(uuidText) ?? throw InvalidArgs($"'{uuidText}' is not a UUID");
-        var state = ValidState();
-        var declaration = state.VGpus.FirstOrDefault(v => v.Uuid == uuid)
-            ?? throw new CommandException(CommandError.NoSuchVGpu, $"no vGPU {uuid} is declared (ListVGpus shows the declared ones)");
-        if (!managed.IsManaged(declaration.Source.File))
-            throw new CommandException(CommandError.NotOwned,
-                $"vGPU {uuid} is declared in {declaration.Source.File} line {declaration.Source.Line}; edit that file to remove it");
-        if (reader.Read(freshUsers: true).Devices.TryGetValue(uuid, out var device) && device.InUse)
-            throw new CommandException(CommandError.InUse, $"vGPU {uuid} is in use by a VM; shut the VM down, then remove it");
-
-        await managed.RemoveAsync(uuid, declaration.Source.File);
+        var uuid = Identifiers.NormaliseUuid(uuidText) ?? throw InvalidArgs($"{UserText.Quote(uuidText)} is not a UUID");
+        desired.Change(now =>
+        {
+            var declaration = ValidState(now).VGpus.FirstOrDefault(v => v.Uuid == uuid)
+                ?? throw new CommandException(CommandError.NoSuchVGpu, $"no vGPU {uuid} is declared (ListVGpus shows the declared ones)");
+            if (!managed.IsManaged(declaration.Source.File))
+                throw new CommandException(CommandError.NotOwned,
+                    $"vGPU {uuid} is declared in {declaration.Source.File} line {declaration.Source.Line}; edit that file to remove it");
+            if (reader.Read(freshUsers: true).Devices.TryGetValue(uuid, out var device) && device.InUse)
+                throw new CommandException(CommandError.InUse, device.Use == DeviceUse.Held
+                    ? $"vGPU {uuid} is in use by a VM; shut the VM down, then remove it"
+                    : $"vGPU {uuid} is not removed: {Planner.Holder(device)}");
+            managed.Remove(uuid, declaration.Source.File);
+            return true;
+        });
         await worker.RequestPassAsync($"RemoveVGpu {uuid}", reload: true);
     }
 
-    private DesiredStateSnapshot ValidState() =>
-        desired.Current is { } state && desired.Error.Length == 0 ? state
-        : throw new CommandException(CommandError.InvalidConfig, $"the desired state has errors; fix them first: {desired.Error}");
+    private static DesiredStateSnapshot ValidState(DesiredStateView view) =>
+        view.State is { } state && view.Error.Length == 0 ? state
+        : throw new CommandException(CommandError.InvalidConfig, $"the desired state has errors; fix them first: {view.Error}");
 
     private static CommandException InvalidArgs(string message) => new(CommandError.InvalidArgs, message);
 }

@@ -51,22 +51,21 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
 
     protected override async Task ExecuteAsync(CancellationToken stop)
     {
-        desired.Reload();
-        var pending = new List<Request> { new("start", Reload: false, Explicit: false, null) };
+        var pending = new List<Request> { new("start", Reload: true, Explicit: false, null) };
         while (!stop.IsCancellationRequested)
         {
-            var reload = pending.Any(r => r.Reload);
-            if (reload) desired.Reload();
             PassResult result;
             try
             {
+                // Inside the guard: a failure while reading the files must not stop the loop either.
+                if (pending.Any(r => r.Reload)) desired.Reload();
                 result = await reconciler.RunPassAsync(string.Join(", ", pending.Select(r => r.Why).Distinct()), pending.Any(r => r.Explicit));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // A bug, not bad input: log it fully, keep the daemon alive, and let the next pass try again.
                 logger.LogError(e, "Reconcile pass failed unexpectedly");
-                result = new PassResult(0, 0, 1, desired.Error);
+                result = new PassResult(0, 0, 1, desired.View.Error);
             }
             foreach (var request in pending) request.Done?.TrySetResult(result);
             ReportStatus();

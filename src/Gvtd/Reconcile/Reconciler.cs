@@ -33,13 +33,14 @@ public sealed class Reconciler(
 
     public async Task<PassResult> RunPassAsync(string trigger, bool explicitRequest)
     {
-        var state = desired.Current;
-        if (state is null)
+        // One view for the whole pass: state, errors and files from the same load.
+        var view = desired.View;
+        if (view.State is not { } state)
         {
             // Never act on a state that was not valid: not even to prune.
             var observedOnly = reader.Read();
-            Publish(DaemonState.Degraded, observedOnly, []);
-            return Finish(new PassResult(0, 0, 0, desired.Error));
+            Publish(view, DaemonState.Degraded, observedOnly, []);
+            return Finish(new PassResult(0, 0, 0, view.Error));
         }
 
         if (explicitRequest) _backoff.ResetDelays();
@@ -66,8 +67,8 @@ public sealed class Reconciler(
             outcomes.Count(o => o.Kind == OutcomeKind.Created),
             outcomes.Count(o => o.Kind == OutcomeKind.Removed),
             outcomes.Count(o => !o.Succeeded),
-            desired.Error);
-        var snapshot = Publish(DaemonState.Idle, after, nextPlan);
+            view.Error);
+        var snapshot = Publish(view, DaemonState.Idle, after, nextPlan);
         LogPass(trigger, result, snapshot);
         return Finish(result);
     }
@@ -105,15 +106,15 @@ public sealed class Reconciler(
             ? a with { Kind = ActionKind.Blocked, Blocked = BlockReason.RetryLater, Reason = $"{_backoff.LastError(a.Uuid)}; retrying in {Math.Ceiling(wait.TotalSeconds)}s" }
             : a).ToList();
 
-    private StatusSnapshot Publish(DaemonState daemonState, ObservedState observed, IReadOnlyList<PlannedAction> plan)
+    private StatusSnapshot Publish(DesiredStateView view, DaemonState daemonState, ObservedState observed, IReadOnlyList<PlannedAction> plan)
     {
         var vgpus = WithStuckRemoves(StatusBuilder.Build(plan, observed.Parents, ledger.Owned, _backoff.LastError, applier.IsBusy));
-        var degraded = desired.Error.Length > 0 || vgpus.Any(v => v.Declared && v.State != VGpuState.Active);
+        var degraded = view.Error.Length > 0 || vgpus.Any(v => v.Declared && v.State != VGpuState.Active);
         var snapshot = new StatusSnapshot(
             degraded ? DaemonState.Degraded : daemonState,
-            desired.Error,
-            desired.Files,
-            desired.Current?.Settings ?? Settings.Default,
+            view.Error,
+            view.Files,
+            view.State?.Settings ?? Settings.Default,
             time.GetUtcNow(),
             vgpus,
             observed.Parents,
@@ -146,7 +147,7 @@ public sealed class Reconciler(
             if (now.TryGetValue(v.Uuid, out var entry) && (!_lastLogged.TryGetValue(v.Uuid, out var before) || before != entry)
                 && v.State != VGpuState.Failed) // failures were already logged by the applier
                 logger.LogWarning("vGPU {Uuid} (type {Type}, parent {Parent}) is {State}: {Reason}", v.Uuid, v.Type, v.Parent,
-                    v.State.ToString().ToLowerInvariant(), v.LastError);
+                    v.StateName, v.LastError);
         }
         _lastLogged = now;
 

@@ -117,6 +117,29 @@ public sealed class DeclarationTests(SystemBusFixture bus)
     }
 
     [Fact]
+    public async Task AddVGpu_TwentyAtOnceWithOneUuid_DeclaresItOnceAndRemoveStillWorks()
+    {
+        using var gvtd = GvtdProcess.Start(bus.Address, Of());
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() =>
+            DbusSend.Manager(bus.Address, "AddVGpu", "string:" + B, "string:i915-GVTg_V5_8", "string:" + Parent, "boolean:false"))));
+
+        Assert.Single(replies, r => r.ErrorName is null);
+        Assert.All(replies.Where(r => r.ErrorName is not null), r =>
+        {
+            Assert.Equal("org.freedesktop.DBus.Error.InvalidArgs", r.ErrorName);
+            Assert.Contains("already declared", r.ErrorMessage);
+        });
+        var dropIn = File.ReadAllText(Path.Combine(gvtd.DropInDir, "dbus.yaml"));
+        Assert.Single(dropIn.Split('\n'), line => line.Contains(B));
+        Assert.Equal("", _m.Get(gvtd, "ConfigError").GetString());
+        Assert.Contains(B, ManagerTests.Devices(gvtd));
+
+        Busctl.Run(bus.Address, "call", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager", "RemoveVGpu", "s", B).EnsureSuccess();
+        Assert.DoesNotContain(B, ManagerTests.Devices(gvtd));
+    }
+
+    [Fact]
     public void AddVGpu_WithTheWrongSignature_IsInvalidArgs()
     {
         using var gvtd = GvtdProcess.Start(bus.Address, Of());
