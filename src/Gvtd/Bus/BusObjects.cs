@@ -22,6 +22,7 @@ internal sealed class BusObjects : IPathMethodHandler
     private readonly ObjectFamily<StatusSnapshot> _manager;
     private readonly Lock _publishing = new();
     private readonly ILogger _logger;
+    private volatile IReadOnlyList<VGpuRow> _listed = [];
 
     public BusObjects(DBusConnection bus, ManagerCommands commands, ILogger logger)
     {
@@ -29,19 +30,19 @@ internal sealed class BusObjects : IPathMethodHandler
         _logger = logger;
         _vgpus = ObjectFamily<VGpuObject>.Under(BusNames.VGpuPrefix, VGpuObjects.Interface(), logger);
         _parents = ObjectFamily<MdevParent>.Under(BusNames.ParentPrefix, ParentObjects.Interface(), logger);
-        var manager = new ManagerObject(commands, new Authorizer(logger), () => Published, _vgpus.PathOf);
+        var manager = new ManagerObject(commands, new Authorizer(logger), () => _listed, _vgpus.PathOf);
         _manager = ObjectFamily<StatusSnapshot>.Single(BusNames.ManagerPath, manager.Interface(), logger);
     }
 
     public IReadOnlyList<IPathMethodHandler> Handlers => [this, _manager, _vgpus, _parents];
-
-    private StatusSnapshot Published => _manager.Objects.Values.FirstOrDefault() ?? StatusSnapshot.Initial;
 
     public void Publish(StatusSnapshot snapshot, PassResult? result)
     {
         lock (_publishing)
         {
             Emit(_vgpus, _vgpus.Update(VGpuObjects.From(snapshot)));
+            _listed = snapshot.VGpus.Select(v =>
+                new VGpuRow(v.Uuid, v.Type, v.Parent, v.StateName, v.Name, _vgpus.PathOf(v.Uuid))).ToList();
             Emit(_parents, _parents.Update(ParentObjects.From(snapshot)));
             Emit(_manager, _manager.Update([("", snapshot)]));
             if (result is not null)

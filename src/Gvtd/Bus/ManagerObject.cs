@@ -10,7 +10,7 @@ namespace Gvtd.Bus;
 /// and reply; they hold no logic of their own. Work that reads sysfs or waits for a pass runs on
 /// the thread pool, so the connection keeps reading other calls meanwhile.
 /// </summary>
-internal sealed class ManagerObject(ManagerCommands commands, Authorizer authorizer, Func<StatusSnapshot> published, Func<string, string> vgpuPath)
+internal sealed class ManagerObject(ManagerCommands commands, Authorizer authorizer, Func<IReadOnlyList<VGpuRow>> listed, Func<string, string> vgpuPath)
 {
     public BusInterface<StatusSnapshot> Interface() => new BusInterface<StatusSnapshot>(BusNames.ManagerInterface, Properties)
         .WithMethod("Reconcile", "", "uuu", [], ["created", "removed", "failed"], Reconcile)
@@ -46,10 +46,10 @@ internal sealed class ManagerObject(ManagerCommands commands, Authorizer authori
         call.Reply((ref MessageWriter w) => PlanRow.WriteArray(ref w, rows));
     }));
 
+    /// <summary>The rows are made once per published snapshot, not once per call.</summary>
     private Task ListVGpus(BusCall call)
     {
-        var rows = published().VGpus.Select(v =>
-            new VGpuRow(v.Uuid, v.Type, v.Parent, v.State.ToString().ToLowerInvariant(), v.Name, vgpuPath(v.Uuid)));
+        var rows = listed();
         call.Reply((ref MessageWriter w) => VGpuRow.WriteArray(ref w, rows));
         return Task.CompletedTask;
     }

@@ -23,7 +23,7 @@ internal static class VGpuObjects
         PropertyTable<VGpuObject>.String("Name", o => o.Status.Name),
         PropertyTable<VGpuObject>.String("Type", o => o.Status.Type),
         PropertyTable<VGpuObject>.String("Parent", o => o.Status.Parent),
-        PropertyTable<VGpuObject>.String("State", o => o.Status.State.ToString().ToLowerInvariant()),
+        PropertyTable<VGpuObject>.String("State", o => o.Status.StateName),
         PropertyTable<VGpuObject>.String("LastError", o => o.Status.LastError),
         PropertyTable<VGpuObject>.Bool("Declared", o => o.Status.Declared),
         PropertyTable<VGpuObject>.Bool("Owned", o => o.Status.Owned),

@@ -11,7 +11,11 @@ public enum DaemonState { Starting, Idle, Reconciling, Degraded }
 /// <summary>Everything worth knowing about one vGPU, declared or present. What the D-Bus objects show.</summary>
 public sealed record VGpuStatus(
     string Uuid, string Name, string Type, string Parent, VGpuState State, string LastError,
-    bool Declared, bool Owned, bool InUse, string SysfsPath, string Source);
+    bool Declared, bool Owned, bool InUse, string SysfsPath, string Source)
+{
+    /// <summary>The state as the bus and gvtctl spell it.</summary>
+    public string StateName => State.ToString().ToLowerInvariant();
+}
 
 /// <summary>
 /// An immutable picture of the daemon after a pass. Readers (D-Bus, logs) take the current one and
