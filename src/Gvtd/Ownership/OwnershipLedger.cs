@@ -6,28 +6,50 @@ namespace Gvtd.Ownership;
 /// The UUIDs gvtd itself created, so that prune: owned never touches a device made by hand, libvirt
 /// or mdevctl. Kept in the state directory and replaced atomically (temp file, fsync, rename) so a
 /// crash or power cut leaves either the old or the new ledger, never half of one.
+///
+/// A create is recorded as intended ("UUID creating") before gvtd writes it to the kernel, and
+/// confirmed or dropped after; intents a crash left behind are settled on the next pass by whether
+/// the device exists. So every device gvtd made is known as gvtd's after any crash.
+///
+/// A ledger that cannot be written (a full or read-only disk) does not stop gvtd: the ledger in
+/// memory stays right, <see cref="SaveError"/> says why the file is behind, and every change and
+/// every pass tries again until the disk takes it.
 /// </summary>
 public sealed class OwnershipLedger
 {
     private const string Header = "# gvtd ownership ledger: mediated devices gvtd created, one UUID per line. Managed by gvtd.";
-    private readonly string _path;
-    // Copy-on-write: readers on other threads (D-Bus commands) always see a whole, unchanging set.
-    private volatile HashSet<string> _owned;
+    private const string CreatingMark = "creating";
 
-    private OwnershipLedger(string path, HashSet<string> owned)
+    /// <summary>One immutable value: readers on other threads (D-Bus commands) always see a whole set.</summary>
+    private sealed record Entries(HashSet<string> Owned, HashSet<string> Creating);
+
+    private readonly string _path;
+    private readonly Lock _lock = new();
+    private volatile Entries _entries;
+    private bool _unsaved;
+
+    private OwnershipLedger(string path, Entries entries)
     {
         _path = path;
-        _owned = owned;
+        _entries = entries;
     }
 
     public string FilePath => _path;
-    public IReadOnlySet<string> Owned => _owned;
+
+    public IReadOnlySet<string> Owned => _entries.Owned;
+
+    /// <summary>Creates recorded as intended and not yet confirmed or dropped.</summary>
+    public IReadOnlySet<string> Creating => _entries.Creating;
+
+    /// <summary>Empty when the file says what the ledger holds; otherwise why it could not be written.</summary>
+    public string SaveError { get; private set; } = "";
 
     /// <summary>Loads the ledger; unreadable lines are reported and skipped, a missing file is an empty ledger.</summary>
     public static OwnershipLedger Load(string stateDir, Action<string> warn)
     {
         var path = Path.Combine(stateDir, "owned");
         var owned = new HashSet<string>(StringComparer.Ordinal);
+        var creating = new HashSet<string>(StringComparer.Ordinal);
         if (File.Exists(path))
         {
             var lineNo = 0;
@@ -36,38 +58,110 @@ public sealed class OwnershipLedger
                 lineNo++;
                 var line = raw.Trim();
                 if (line.Length == 0 || line.StartsWith('#')) continue;
-                if (Identifiers.NormaliseUuid(line) is { } uuid) owned.Add(uuid);
-                else warn($"{path}:{lineNo}: ignoring {UserText.Quote(line)}, not a UUID");
+                var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (Identifiers.NormaliseUuid(words[0]) is not { } uuid || words.Length > 2 || (words.Length == 2 && words[1] != CreatingMark))
+                    warn($"{path}:{lineNo}: ignoring {UserText.Quote(line)}, not a UUID");
+                else if (words.Length == 2)
+                    creating.Add(uuid);
+                else
+                    owned.Add(uuid);
             }
         }
-        return new OwnershipLedger(path, owned);
+        return new OwnershipLedger(path, new Entries(owned, creating));
     }
 
-    /// <summary>Records changes and persists them before returning; returns whether anything changed.</summary>
-    public bool Update(IEnumerable<string> added, IEnumerable<string> removed)
+    /// <summary>Records creates about to be written, before they are.</summary>
+    public void Intend(IEnumerable<string> uuids) =>
+        Change(e => new Entries(e.Owned, Union(e.Creating, uuids.Where(u => !e.Owned.Contains(u)))));
+
+    /// <summary>Records devices created (confirming their intents) and removed; returns whether anything changed.</summary>
+    public bool Update(IEnumerable<string> created, IEnumerable<string> removed)
     {
-        var next = new HashSet<string>(_owned, StringComparer.Ordinal);
-        var changed = false;
-        foreach (var uuid in added) changed |= next.Add(uuid);
-        foreach (var uuid in removed) changed |= next.Remove(uuid);
-        if (!changed) return false;
-        Save(next);
-        _owned = next;
-        return true;
+        var createdList = created.ToList();
+        return Change(e => new Entries(Except(Union(e.Owned, createdList), removed), Except(e.Creating, createdList)));
     }
 
-    private void Save(HashSet<string> owned)
+    /// <summary>Drops intents whose create failed: the kernel made nothing.</summary>
+    public void Abandon(IEnumerable<string> uuids) => Change(e => new Entries(e.Owned, Except(e.Creating, uuids)));
+
+    /// <summary>
+    /// Settles intents an earlier pass or run left (a crash between the record and the write, or
+    /// after it): a device that exists was made by gvtd; one that does not, was not.
+    /// <paramref name="pending"/> are those whose write has not returned yet: they wait.
+    /// </summary>
+    public void Settle(Func<string, bool> exists, Func<string, bool> pending)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-        var temp = _path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var writer = new StreamWriter(stream))
+        var settled = _entries.Creating.Where(u => !pending(u)).ToList();
+        if (settled.Count == 0) return;
+        Change(e => new Entries(Union(e.Owned, settled.Where(exists)), Except(e.Creating, settled)));
+    }
+
+    /// <summary>Writes the ledger if an earlier write failed; cheap when there is nothing to do.</summary>
+    public void RetrySave()
+    {
+        lock (_lock)
         {
-            writer.WriteLine(Header);
-            foreach (var uuid in owned.Order(StringComparer.Ordinal)) writer.WriteLine(uuid);
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
+            if (_unsaved) Save(_entries);
         }
-        File.Move(temp, _path, overwrite: true);
+    }
+
+    private bool Change(Func<Entries, Entries> change)
+    {
+        lock (_lock)
+        {
+            var before = _entries;
+            var after = change(before);
+            if (after.Owned.SetEquals(before.Owned) && after.Creating.SetEquals(before.Creating))
+            {
+                if (_unsaved) Save(before);
+                return false;
+            }
+            _entries = after;
+            Save(after);
+            return true;
+        }
+    }
+
+    private void Save(Entries entries)
+    {
+        var temp = _path + ".tmp";
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            using (var writer = new StreamWriter(stream))
+            {
+                writer.WriteLine(Header);
+                foreach (var uuid in entries.Owned.Order(StringComparer.Ordinal)) writer.WriteLine(uuid);
+                foreach (var uuid in entries.Creating.Order(StringComparer.Ordinal)) writer.WriteLine($"{uuid} {CreatingMark}");
+                writer.Flush();
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, _path, overwrite: true);
+            _unsaved = false;
+            SaveError = "";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _unsaved = true;
+            SaveError = $"cannot write {_path}: {e.Message}";
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // Nothing more to do: the next save replaces it.
+            }
+        }
+    }
+
+    private static HashSet<string> Union(IEnumerable<string> a, IEnumerable<string> b) => new(a.Concat(b), StringComparer.Ordinal);
+
+    private static HashSet<string> Except(IEnumerable<string> a, IEnumerable<string> b)
+    {
+        var result = new HashSet<string>(a, StringComparer.Ordinal);
+        result.ExceptWith(b);
+        return result;
     }
 }

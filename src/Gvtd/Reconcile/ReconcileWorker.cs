@@ -77,9 +77,10 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
     private void ReportStatus()
     {
         var now = reconciler.Current;
-        serviceManager.Status(now.ConfigError.Length > 0
+        serviceManager.Status((now.ConfigError.Length > 0
             ? $"Invalid desired state, keeping the last valid one; {now.Active} of {now.Desired} vGPUs active"
-            : $"{now.Active} of {now.Desired} vGPUs active" + (now.Failed > 0 ? $", {now.Failed} failed" : ""));
+            : $"{now.Active} of {now.Desired} vGPUs active" + (now.Failed > 0 ? $", {now.Failed} failed" : ""))
+            + (now.LedgerError.Length > 0 ? $"; ledger not saved: {now.LedgerError}" : ""));
     }
 
     /// <summary>

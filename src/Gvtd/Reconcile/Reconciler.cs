@@ -17,6 +17,7 @@ public sealed class Reconciler(
 {
     private readonly RetryBackoff _backoff = new(time);
     private Dictionary<string, (VGpuState, string)> _lastLogged = new(StringComparer.Ordinal);
+    private string _lastLedgerError = "";
     private volatile StatusSnapshot _current = StatusSnapshot.Initial;
 
     public StatusSnapshot Current => _current;
@@ -46,8 +47,27 @@ public sealed class Reconciler(
         if (explicitRequest) _backoff.ResetDelays();
         _current = _current with { State = DaemonState.Reconciling };
         Changed?.Invoke(_current, null);
+        try
+        {
+            return await RunPassAsync(trigger, view, state);
+        }
+        catch
+        {
+            // A bug, not bad input (the worker logs it): the status must not stay "reconciling".
+            _current = _current with { State = DaemonState.Degraded };
+            Changed?.Invoke(_current, null);
+            throw;
+        }
+    }
+
+    private async Task<PassResult> RunPassAsync(string trigger, DesiredStateView view, DesiredStateSnapshot state)
+    {
         var observed = reader.Read();
         foreach (var warning in observed.Warnings) logger.LogWarning("sysfs: {Warning}", warning);
+        // Creates a crash interrupted are settled by whether their device exists; a ledger the disk
+        // refused before is written again.
+        ledger.Settle(observed.Devices.ContainsKey, applier.IsBusy);
+        ledger.RetrySave();
 
         var plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned));
         if (plan.Any(a => a.Kind is ActionKind.Remove or ActionKind.Recreate))
@@ -56,6 +76,8 @@ public sealed class Reconciler(
             observed = reader.Read(freshUsers: true);
             plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned));
         }
+        // Recorded before the kernel is asked, so a crash during the writes loses no ownership.
+        ledger.Intend(plan.Where(a => a.Kind is ActionKind.Create or ActionKind.Recreate).Select(a => a.Uuid));
         var outcomes = await applier.ApplyAsync(plan, observed.Parents);
         Record(outcomes);
 
@@ -89,6 +111,19 @@ public sealed class Reconciler(
         ledger.Update(
             outcomes.Where(o => o.Kind == OutcomeKind.Created).Select(o => o.Action.Uuid),
             outcomes.Where(o => o.Kind == OutcomeKind.Removed).Select(o => o.Action.Uuid));
+        ledger.Abandon(outcomes.Where(o => o.Kind == OutcomeKind.Failed && o.Action.Kind is ActionKind.Create or ActionKind.Recreate).Select(o => o.Action.Uuid));
+    }
+
+    /// <summary>Says once when the ledger could not be written, and once when it could again.</summary>
+    private void LogLedger()
+    {
+        var error = ledger.SaveError;
+        if (error == _lastLedgerError) return;
+        if (error.Length > 0)
+            logger.LogWarning("The ownership ledger is behind: {Error}; gvtd keeps it in memory and writes it once the disk takes it", error);
+        else
+            logger.LogInformation("The ownership ledger is written again ({Path})", ledger.FilePath);
+        _lastLedgerError = error;
     }
 
     /// <summary>Owned devices that are gone and no longer declared leave the ledger; stale failures are forgotten.</summary>
@@ -109,7 +144,8 @@ public sealed class Reconciler(
     private StatusSnapshot Publish(DesiredStateView view, DaemonState daemonState, ObservedState observed, IReadOnlyList<PlannedAction> plan)
     {
         var vgpus = WithStuckRemoves(StatusBuilder.Build(plan, observed.Parents, ledger.Owned, _backoff.LastError, applier.IsBusy));
-        var degraded = view.Error.Length > 0 || vgpus.Any(v => v.Declared && v.State != VGpuState.Active);
+        LogLedger();
+        var degraded = view.Error.Length > 0 || ledger.SaveError.Length > 0 || vgpus.Any(v => v.Declared && v.State != VGpuState.Active);
         var snapshot = new StatusSnapshot(
             degraded ? DaemonState.Degraded : daemonState,
             view.Error,
@@ -118,7 +154,8 @@ public sealed class Reconciler(
             time.GetUtcNow(),
             vgpus,
             observed.Parents,
-            plan);
+            plan,
+            ledger.SaveError);
         _current = snapshot;
         return snapshot;
     }

@@ -29,7 +29,8 @@ public sealed record StatusSnapshot(
     DateTimeOffset? LastReconcile,
     IReadOnlyList<VGpuStatus> VGpus,
     IReadOnlyDictionary<string, MdevParent> Parents,
-    IReadOnlyList<PlannedAction> Plan)
+    IReadOnlyList<PlannedAction> Plan,
+    string LedgerError = "")
 {
     public static readonly StatusSnapshot Initial = new(DaemonState.Starting, "", [], Settings.Default, null, [],
         new Dictionary<string, MdevParent>(), []);

@@ -58,6 +58,68 @@ public sealed class OwnershipLedgerTests : IDisposable
     }
 
     [Fact]
+    public void Intend_IsOnDiskBeforeTheCreate_AndARestartSettlesItByWhatExists()
+    {
+        var ledger = Load();
+        ledger.Intend([U1, U2]);
+
+        // gvtd dies here; the next run finds both intents and settles them against sysfs.
+        var restarted = Load();
+        Assert.Equal([U1, U2], restarted.Creating.Order());
+        restarted.Settle(exists: u => u == U1, pending: _ => false);
+
+        Assert.Equal([U1], restarted.Owned);
+        Assert.Empty(restarted.Creating);
+        Assert.Equal([U1], Load().Owned);
+        Assert.Empty(Load().Creating);
+        Assert.Empty(_warnings);
+    }
+
+    [Fact]
+    public void Settle_LeavesIntentsWhoseWriteHasNotReturned()
+    {
+        var ledger = Load();
+        ledger.Intend([U1]);
+
+        ledger.Settle(exists: _ => false, pending: u => u == U1);
+
+        Assert.Equal([U1], ledger.Creating);
+    }
+
+    [Fact]
+    public void UpdateAndAbandon_ConfirmOrDropIntents()
+    {
+        var ledger = Load();
+        ledger.Intend([U1, U2]);
+
+        ledger.Update([U1], []);
+        ledger.Abandon([U2]);
+
+        Assert.Equal([U1], Load().Owned);
+        Assert.Empty(Load().Creating);
+    }
+
+    [Fact]
+    public void ADiskThatRefusesTheLedger_KeepsItInMemoryAndWritesItOnceItCan()
+    {
+        // The state directory cannot be made (a file is in its place): every write fails, as on a full disk.
+        var state = _dir.Write("state", "not a directory");
+        var ledger = Load();
+
+        ledger.Update([U1], []);
+        ledger.Intend([U2]);
+        ledger.Update([U2], []);
+
+        Assert.Equal([U1, U2], ledger.Owned.Order());
+        Assert.Contains("cannot write", ledger.SaveError);
+        File.Delete(state);
+        ledger.RetrySave();
+
+        Assert.Equal("", ledger.SaveError);
+        Assert.Equal([U1, U2], Load().Owned.Order());
+    }
+
+    [Fact]
     public void Update_LeavesNoTemporaryFileBehind()
     {
         var ledger = Load();

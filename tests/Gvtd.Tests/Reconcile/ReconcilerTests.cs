@@ -1,3 +1,4 @@
+using Gvtd.Ownership;
 using Gvtd.Planning;
 using Gvtd.Reconcile;
 using Gvtd.Tests.Support;
@@ -37,6 +38,45 @@ public sealed class ReconcilerTests : IDisposable
         Assert.Equal([U1, U2], host.Store.Current!.VGpus.Select(v => v.Uuid));
         Assert.Contains("vgpus: []", host.Reconciler.Current.ConfigError);
         Assert.Equal(DaemonState.Degraded, host.Reconciler.Current.State);
+    }
+
+    [Fact]
+    public async Task RunPassAsync_RecordsEachCreateInTheLedgerBeforeWritingIt()
+    {
+        var host = new SimulatedHost(_dir);
+        host.Configure(Config((U1, "i915-GVTg_V5_4"), (U2, "i915-GVTg_V5_8")));
+        var onDiskAtWrite = new Dictionary<string, string>();
+        host.Writer.BeforeWrite = (path, value) =>
+        {
+            if (path.EndsWith("/create")) onDiskAtWrite[value] = host.LedgerText;
+        };
+
+        await host.PassAsync();
+
+        // Had gvtd been killed at any of these writes, a restart would find the intent.
+        Assert.Equal([U1, U2], onDiskAtWrite.Keys.Order());
+        Assert.All(onDiskAtWrite, w => Assert.Contains($"{w.Key} creating", w.Value));
+        Assert.Equal([U1, U2], host.Ledger.Owned.Order());
+        Assert.DoesNotContain("creating", host.LedgerText);
+    }
+
+    [Fact]
+    public async Task RunPassAsync_WithALedgerTheDiskRefuses_CreatesStaysDegradedAndRecordsOnceItCan()
+    {
+        var state = _dir.Write("state", "the state directory cannot be made");
+        var host = new SimulatedHost(_dir);
+        host.Configure(Config((U1, "i915-GVTg_V5_4"), (U2, "i915-GVTg_V5_8")));
+
+        var result = await host.PassAsync();
+
+        Assert.Equal(2, result.Created);
+        Assert.Equal(DaemonState.Degraded, host.Reconciler.Current.State);
+        Assert.Contains("cannot write", host.Reconciler.Current.LedgerError);
+        File.Delete(state);
+        await host.PassAsync();
+
+        Assert.Equal(DaemonState.Idle, host.Reconciler.Current.State);
+        Assert.Equal([U1, U2], OwnershipLedger.Load(_dir.Combine("state"), _ => { }).Owned.Order());
     }
 
     [Fact]

@@ -80,6 +80,9 @@ public sealed class SimulatedHost
 
         public List<(string Path, string Value)> Writes { get; } = [];
 
+        /// <summary>Called before each write reaches the kernel (to look at gvtd's files at that moment).</summary>
+        public Action<string, string>? BeforeWrite { get; set; }
+
         /// <summary>Creates of these UUIDs are refused with EINVAL, once each.</summary>
         public HashSet<string> FailNextCreate { get; } = [];
 
@@ -88,6 +91,7 @@ public sealed class SimulatedHost
         public void Write(string path, string value)
         {
             lock (Writes) Writes.Add((path, value));
+            BeforeWrite?.Invoke(path, value);
             if (path.EndsWith("/create") && FailNextCreate.Remove(value))
                 throw new KernelWriteException(path, Errno.EINVAL, "Invalid argument");
             if (path.EndsWith("/remove") && HeldRemoveGate is { } gate)
