@@ -7,7 +7,7 @@ namespace Gvtd.Applying;
 
 /// <summary>
 /// Carries out planned changes with sysfs writes. A write can block in the kernel for as long as a VM
-/// holds the device, so each runs on a pool thread and is awaited with a timeout; a write that times
+/// holds the device, so each runs on a thread of its own and is awaited with a timeout; a write that times
 /// out keeps its device marked busy until it really returns, so no second write piles up behind it.
 /// One failed action never stops the others.
 /// </summary>
@@ -61,7 +61,10 @@ public sealed class Applier(ISysfsWriter writer, TimeSpan writeTimeout, ILogger<
     /// <summary>Returns null on success, or the failed outcome.</summary>
     private async Task<ApplyOutcome?> WriteAsync(PlannedAction action, string path, string value)
     {
-        var write = Task.Run(() => writer.Write(path, value));
+        // A thread of its own: the kernel may block this write for as long as a VM holds the
+        // device, and that must not starve the pool that serves D-Bus and the passes.
+        var write = Task.Factory.StartNew(() => writer.Write(path, value), CancellationToken.None,
+            TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
         _inFlight[action.Uuid] = write;
         try
         {

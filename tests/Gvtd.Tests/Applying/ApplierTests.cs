@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Gvtd.Applying;
 using Gvtd.Planning;
 using Gvtd.Sysfs;
@@ -159,6 +160,27 @@ public sealed class ApplierTests
         finally
         {
             gate.Set();
+        }
+    }
+
+    [Fact]
+    public async Task ApplyAsync_WritesRunOnThreadsOfTheirOwn_NotThePool()
+    {
+        var onPool = new ConcurrentBag<bool>();
+        var applier = new Applier(new Recording(_writer, () => onPool.Add(Thread.CurrentThread.IsThreadPoolThread)),
+            TimeSpan.FromSeconds(10), NullLogger<Applier>.Instance);
+
+        await applier.ApplyAsync([CreateAction(U1), RemoveAction(U2)], Parents);
+
+        Assert.Equal([false, false], onPool);
+    }
+
+    private sealed class Recording(FakeWriter inner, Action onWrite) : ISysfsWriter
+    {
+        public void Write(string path, string value)
+        {
+            onWrite();
+            inner.Write(path, value);
         }
     }
 
