@@ -14,22 +14,27 @@ public static class Planner
     {
         var prune = desired.Settings.Prune;
         var actions = new List<PlannedAction>();
-        // Capacity each create would use, per parent and type, so two declarations cannot both
-        // take the last instance in one plan.
-        var used = new Dictionary<(string, string), int>();
+        var capacity = new Capacity();
 
-        foreach (var want in desired.VGpus)
-        {
-            observed.Devices.TryGetValue(want.Uuid, out var have);
-            actions.Add(have is null
-                ? PlanCreate(want, observed, used)
-                : PlanExisting(want, have, observed, owned, prune, used));
-        }
-
+        // Removals first: what they free is there for the creates of the same plan.
         var declared = desired.VGpus.Select(v => v.Uuid).ToHashSet();
         foreach (var have in observed.Devices.Values.Where(d => !declared.Contains(d.Uuid)))
-            actions.Add(PlanUndeclared(have, owned.Contains(have.Uuid), prune));
+        {
+            var action = PlanUndeclared(have, owned.Contains(have.Uuid), prune);
+            if (action.Kind == ActionKind.Remove && observed.Parents.TryGetValue(have.Parent, out var parent))
+                capacity.GiveBack(parent, have.Type);
+            actions.Add(action);
+        }
 
+        // Then what exists, in the order the applier will write it: a recreate frees its old type
+        // before it takes the new one, so it may use only what is free by then. Last the creates,
+        // in the order they are declared (the first declared gets the last room).
+        foreach (var want in desired.VGpus.Where(w => observed.Devices.ContainsKey(w.Uuid)).OrderBy(w => w.Parent, StringComparer.Ordinal).ThenBy(w => w.Uuid, StringComparer.Ordinal))
+            actions.Add(PlanExisting(want, observed.Devices[want.Uuid], observed, owned, prune, capacity));
+        foreach (var want in desired.VGpus.Where(w => !observed.Devices.ContainsKey(w.Uuid)))
+            actions.Add(PlanCreate(want, observed, capacity));
+
+        // The applier writes in this order; the capacity rules above rely on it.
         return actions
             .OrderBy(a => Order(a.Kind))
             .ThenBy(a => a.Parent, StringComparer.Ordinal)
@@ -37,16 +42,16 @@ public static class Planner
             .ToList();
     }
 
-    private static PlannedAction PlanCreate(DesiredVGpu want, ObservedState observed, Dictionary<(string, string), int> used)
+    private static PlannedAction PlanCreate(DesiredVGpu want, ObservedState observed, Capacity capacity)
     {
-        var (why, text) = WhyCannotCreate(want, observed, used);
+        var (why, text) = WhyCannotCreate(want, observed, capacity);
         return why == BlockReason.None
             ? new(ActionKind.Create, want.Uuid, want.Type, want.Parent, "declared but not present", want)
             : new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, text, want, Blocked: why);
     }
 
     private static PlannedAction PlanExisting(DesiredVGpu want, MdevDevice have, ObservedState observed,
-        IReadOnlySet<string> owned, PrunePolicy prune, Dictionary<(string, string), int> used)
+        IReadOnlySet<string> owned, PrunePolicy prune, Capacity capacity)
     {
         if (have.Parent == want.Parent && have.Type == want.Type)
             return new(ActionKind.Keep, want.Uuid, want.Type, want.Parent, "present as declared", want, have);
@@ -56,11 +61,15 @@ public static class Planner
             return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; {Holder(have)}, will recreate once it is released", want, have, BlockReason.InUse);
         if (!owned.Contains(have.Uuid) && prune != PrunePolicy.All)
             return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; gvtd did not create it, so it is left alone (remove it by hand, or set prune: all)", want, have, BlockReason.NotOwned);
-        // Recreating destroys the old device: only do it when the new one can be made right away.
-        var (why, text) = WhyCannotCreate(want, observed, used);
-        if (why != BlockReason.None)
-            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; cannot recreate yet: {text}", want, have, why);
-        return new(ActionKind.Recreate, want.Uuid, want.Type, want.Parent, mismatch, want, have);
+        // Recreating destroys the old device: only do it when the new one can be made right away,
+        // counting what the removal frees.
+        observed.Parents.TryGetValue(have.Parent, out var oldParent);
+        if (oldParent is not null) capacity.GiveBack(oldParent, have.Type);
+        var (why, text) = WhyCannotCreate(want, observed, capacity);
+        if (why == BlockReason.None)
+            return new(ActionKind.Recreate, want.Uuid, want.Type, want.Parent, mismatch, want, have);
+        if (oldParent is not null) capacity.Retake(oldParent, have.Type);
+        return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, $"{mismatch}; cannot recreate yet: {text}", want, have, why);
     }
 
     private static PlannedAction PlanUndeclared(MdevDevice have, bool isOwned, PrunePolicy prune)
@@ -83,7 +92,7 @@ public static class Planner
         : "gvtd cannot tell whether a VM holds it: other processes' /proc/PID/fd are hidden from it "
           + "(grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, and do not mount /proc with hidepid)";
 
-    private static (BlockReason, string) WhyCannotCreate(DesiredVGpu want, ObservedState observed, Dictionary<(string, string), int> used)
+    private static (BlockReason, string) WhyCannotCreate(DesiredVGpu want, ObservedState observed, Capacity capacity)
     {
         if (!observed.Parents.TryGetValue(want.Parent, out var parent))
             return (BlockReason.ParentAbsent, $"parent {want.Parent} is not present (driver not loaded yet, or no such device); will create when it appears");
@@ -92,12 +101,7 @@ public static class Planner
             var known = parent.Types.Count == 0 ? "none" : string.Join(", ", parent.Types.Select(t => t.Id));
             return (BlockReason.UnknownType, $"parent {want.Parent} has no type {want.Type} (available: {known})");
         }
-        var key = (want.Parent, want.Type);
-        var taken = used.GetValueOrDefault(key);
-        if (type.AvailableInstances - taken <= 0)
-            return (BlockReason.NoCapacity, $"no capacity left for {want.Type} on {want.Parent} (available_instances is {type.AvailableInstances}); remove a vGPU or choose a smaller type");
-        used[key] = taken + 1;
-        return (BlockReason.None, "");
+        return capacity.TryTake(parent, type) is { } full ? (BlockReason.NoCapacity, full) : (BlockReason.None, "");
     }
 
     private static int Order(ActionKind kind) => kind switch

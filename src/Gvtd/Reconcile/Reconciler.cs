@@ -15,6 +15,8 @@ public sealed class Reconciler(
     DesiredStateStore desired, SysfsReader reader, Applier applier, OwnershipLedger ledger,
     TimeProvider time, ILogger<Reconciler> logger)
 {
+    /// <summary>Plan-and-apply rounds in one pass; each round after the first needs the one before to have made progress.</summary>
+    private const int MaxRounds = 3;
     private readonly RetryBackoff _backoff = new(time);
     private Dictionary<string, (VGpuState, string)> _lastLogged = new(StringComparer.Ordinal);
     private string _lastLedgerError = "";
@@ -69,20 +71,29 @@ public sealed class Reconciler(
         ledger.Settle(observed.Devices.ContainsKey, applier.IsBusy);
         ledger.RetrySave();
 
-        var plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned));
-        if (plan.Any(a => a.Kind is ActionKind.Remove or ActionKind.Recreate))
+        var outcomes = new List<ApplyOutcome>();
+        for (var round = 1; ; round++)
         {
-            // About to destroy something: decide on a fresh look at who holds what, not a cached one.
-            observed = reader.Read(freshUsers: true);
-            plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned));
+            var plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned));
+            if (plan.Any(a => a.Kind is ActionKind.Remove or ActionKind.Recreate))
+            {
+                // About to destroy something: decide on a fresh look at who holds what, not a cached one.
+                observed = reader.Read(freshUsers: true);
+                plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned));
+            }
+            if (!plan.Any(a => a.ChangesSomething)) break;
+            // Recorded before the kernel is asked, so a crash during the writes loses no ownership.
+            ledger.Intend(plan.Where(a => a.Kind is ActionKind.Create or ActionKind.Recreate).Select(a => a.Uuid));
+            var applied = await applier.ApplyAsync(plan, observed.Parents);
+            Record(applied);
+            outcomes.AddRange(applied);
+            // Look again after the writes. What the kernel counts now can prove room that the counts
+            // before could not (GVT-g's pool after a removal), so plan again while writes succeed.
+            observed = reader.Read();
+            if (round == MaxRounds || !applied.Any(o => o.Kind is OutcomeKind.Created or OutcomeKind.Removed)) break;
         }
-        // Recorded before the kernel is asked, so a crash during the writes loses no ownership.
-        ledger.Intend(plan.Where(a => a.Kind is ActionKind.Create or ActionKind.Recreate).Select(a => a.Uuid));
-        var outcomes = await applier.ApplyAsync(plan, observed.Parents);
-        Record(outcomes);
 
-        // Look again after any write: the picture after the writes is what the status reports.
-        var after = outcomes.Count == 0 ? observed : reader.Read();
+        var after = observed;
         ForgetStale(state, after);
         var nextPlan = WithBackoff(Planner.Plan(state, after, ledger.Owned));
         var result = new PassResult(

@@ -97,19 +97,22 @@ public sealed class ManagerTests(SystemBusFixture bus)
     }
 
     [Fact]
-    public void Plan_AfterTheSharedPoolRanOut_SaysNoCapacityAndTheVGpuIsFailed()
+    public void Plan_BeyondTheSharedPool_IsBlockedBeforeAnyWriteAndSaysWhy()
     {
-        // Each type alone has room, so both are planned; GVT-g's shared pool then refuses the second,
-        // and from then on available_instances says so.
+        // Each type alone has room, but GVT-g carves both out of one pool, which the first one
+        // fills: gvtd plans only that one, and never asks the kernel for the second.
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_1"), (B, "i915-GVTg_V5_2")));
 
         var plan = Busctl.Json(bus.Address, "call", "org.gvtd.Gvtd1", Manager, Iface, "Plan").RootElement
             .GetProperty("data")[0].EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetString()!).ToArray()).ToList();
 
-        var failed = Assert.Single(plan, r => r[0] != "keep");
-        Assert.Equal("blocked", failed[0]);
-        Assert.Contains("no capacity left", failed[4]);
-        Assert.Equal(1u, Get(gvtd, "Failed").GetUInt32());
+        var blocked = Assert.Single(plan, r => r[0] != "keep");
+        Assert.Equal(["blocked", B], blocked[..2]);
+        Assert.Contains("no capacity left", blocked[4]);
+        Assert.Equal(0u, Get(gvtd, "Failed").GetUInt32());
+        // The first pass made A and did not try B: no kernel refusal, nothing failed.
+        Assert.Contains("created 1, removed 0, failed 0", gvtd.Log);
+        Assert.DoesNotContain("Failed to create", gvtd.Log);
     }
 
     [Fact]

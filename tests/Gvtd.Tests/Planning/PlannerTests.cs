@@ -95,6 +95,29 @@ public sealed class PlannerTests
         Assert.Equal(ActionKind.Keep, Only(plan, U3).Kind);
     }
 
+    [Fact]
+    public void Plan_GvtgTypesShareOnePool_NeverPlannedPastIt_AndARemovalMakesRoom()
+    {
+        // 512 MiB of low graphics memory left, as available_instances shows it: V5_1 (512 MiB)
+        // once, or V5_2 (256 MiB) twice; not both.
+        var gpu = GvtParent("0000:00:02.0", ("i915-GVTg_V5_1", 512, 1), ("i915-GVTg_V5_2", 256, 2));
+
+        var plan = Planner.Plan(Desired(PrunePolicy.Owned, Want(U1, "i915-GVTg_V5_1", "0000:00:02.0"), Want(U2, "i915-GVTg_V5_2", "0000:00:02.0")),
+            Observed([gpu]), Owned());
+
+        Assert.Equal(ActionKind.Create, Only(plan, U1).Kind);
+        Assert.Equal(BlockReason.NoCapacity, Only(plan, U2).Blocked);
+        Assert.Contains("share one GVT-g pool", Only(plan, U2).Reason);
+
+        // An owned V5_2 that is no longer declared goes in the same plan, and its 256 MiB are counted.
+        var full = GvtParent("0000:00:02.0", ("i915-GVTg_V5_1", 512, 0), ("i915-GVTg_V5_2", 256, 1));
+        var again = Planner.Plan(Desired(PrunePolicy.Owned, Want(U2, "i915-GVTg_V5_2", "0000:00:02.0"), Want(U3, "i915-GVTg_V5_2", "0000:00:02.0")),
+            Observed([full], Device(U1, "0000:00:02.0", "i915-GVTg_V5_2")), Owned(U1));
+
+        Assert.Equal(ActionKind.Remove, Only(again, U1).Kind);
+        Assert.Equal([ActionKind.Create, ActionKind.Create], new[] { Only(again, U2).Kind, Only(again, U3).Kind });
+    }
+
     [Theory]
     [InlineData(PrunePolicy.None)]
     [InlineData(PrunePolicy.Owned)]

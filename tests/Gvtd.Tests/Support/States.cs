@@ -1,3 +1,4 @@
+using Gvtd.Contract;
 using Gvtd.DesiredState;
 using Gvtd.Sysfs;
 
@@ -15,6 +16,11 @@ public static class States
     public static MdevParent Parent(string name, params (string Id, int Available)[] types) =>
         new(name, $"/sys/devices/virtual/{name}", "drv",
             types.Select(t => new MdevType(t.Id, t.Id, "", "vfio-pci", t.Available, null)).ToList());
+
+    /// <summary>A GVT-g parent: each type with its low graphics memory (high is four times it, 4 fences).</summary>
+    public static MdevParent GvtParent(string name, params (string Id, long LowMiB, int Available)[] types) =>
+        new(name, $"/sys/devices/pci0000:00/{name}", "i915",
+            types.Select(t => new MdevType(t.Id, t.Id, "", "vfio-pci", t.Available, new GvtDescription(t.LowMiB, t.LowMiB * 4, 4, "1920x1200", 1))).ToList());
 
     public static MdevDevice Device(string uuid, string parent, string type, bool inUse = false) =>
         Device(uuid, parent, type, inUse ? DeviceUse.Held : DeviceUse.Free);
