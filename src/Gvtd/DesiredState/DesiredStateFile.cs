@@ -103,10 +103,11 @@ public static class DesiredStateFile
             errors.Add(new(At(path, e.Start), "YAML syntax error: " + Innermost(e).Message));
             return new(null, []);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            // YamlDotNet's scanner throws this for some malformed input (an unclosed flow sequence):
-            // still a syntax error in the user's file, located where the parser had got to.
+            // YamlDotNet throws these for some malformed input (an unclosed flow sequence; a key
+            // where its tree expects a node, found by fuzzing): still a syntax error in the user's
+            // file, located where the parser had got to.
             var where = parser.Current is { } last ? At(path, last.Start) : new SourceLocation(path, 1, 1);
             errors.Add(new(where, "YAML syntax error: the parser could not continue from here (an unclosed '[' or '{'?)"));
             return new(null, []);
@@ -276,7 +277,7 @@ public static class DesiredStateFile
                 else if (e is MappingStart) open.Push(ExpectKey);
             }
         }
-        catch (Exception ex) when (ex is YamlException or InvalidOperationException)
+        catch (Exception ex) when (ex is YamlException or InvalidOperationException or ArgumentException)
         {
             return null;
         }

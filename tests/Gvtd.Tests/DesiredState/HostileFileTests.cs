@@ -42,6 +42,16 @@ public sealed class HostileFileTests : IDisposable
         Assert.All(errors, e => Assert.True(e.Message.Length < 300, "a message of " + e.Message.Length + " characters"));
     }
 
+    [Theory]
+    [InlineData("vgpus:\n  - : uuid: 11111111-0000-4000-8000-00000000000a\n    type: mtty-1\n")]   // found by the fuzz test
+    [InlineData("vgpus: [\n")]
+    public void InputThatStopsYamlDotNet_IsASyntaxError(string text)
+    {
+        var error = Assert.Single(Errors(_dir, text));
+
+        Assert.StartsWith("YAML syntax error", error.Message);
+    }
+
     [Fact]
     public void AHugeFile_IsRefusedWithoutBeingReadWhole()
     {
