@@ -89,6 +89,14 @@ public sealed class GvtdProcess : IDisposable
 
     public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
 
+    /// <summary>kill -9, as a crash or the OOM killer would; the directory stays for the next start.</summary>
+    public void Crash()
+    {
+        if (!_process.HasExited) _process.Kill();
+        _process.WaitForExit(5000);
+        _process.Dispose();
+    }
+
     public int ExitCode => _process.ExitCode;
 
     private static string DotnetHost() =>
