@@ -133,7 +133,7 @@ def fake_tree(root, parents=8, devices=1000, present=True):
                 os.makedirs(f"{parent}/{uuid}")
                 open(f"{parent}/{uuid}/remove", "w").close()
                 os.symlink("../mdev_supported_types/bench-1", f"{parent}/{uuid}/mdev_type")
-                os.symlink(f"../../../../devices/virtual/bench/{name}/{uuid}", f"{root}/bus/mdev/devices/{uuid}")
+                os.symlink(f"../../../devices/virtual/bench/{name}/{uuid}", f"{root}/bus/mdev/devices/{uuid}")
     return declared
 
 

@@ -88,9 +88,11 @@ public sealed class Reconciler(
             Record(applied);
             outcomes.AddRange(applied);
             // Look again after the writes. What the kernel counts now can prove room that the counts
-            // before could not (GVT-g's pool after a removal), so plan again while writes succeed.
+            // before could not (GVT-g's pool after a removal): while something waited for room and
+            // writes made progress, plan again.
             observed = reader.Read();
-            if (round == MaxRounds || !applied.Any(o => o.Kind is OutcomeKind.Created or OutcomeKind.Removed)) break;
+            if (round == MaxRounds || !plan.Any(a => a.Blocked == BlockReason.NoCapacity)
+                || !applied.Any(o => o.Kind is OutcomeKind.Created or OutcomeKind.Removed)) break;
         }
 
         var after = observed;

@@ -57,7 +57,7 @@ public sealed class PlannerProperties
         var kernel = new Dictionary<string, (string Parent, string Type)>(host.Devices, StringComparer.Ordinal);
         var owned = new HashSet<string>(host.Owned, StringComparer.Ordinal);
         var made = new HashSet<string>(StringComparer.Ordinal);
-        // As Reconciler does: plan, apply, and plan again after any progress, up to its rounds.
+        // As Reconciler does: plan, apply, and plan again while something waited for room, up to its rounds.
         for (var round = 1; round <= 3; round++)
         {
             var plan = Planner.Plan(Desired(host.Prune, [.. host.Declared]), Observe(kernel, host.Use), owned);
@@ -87,6 +87,7 @@ public sealed class PlannerProperties
                     made.Add(action.Uuid);
                 }
             }
+            if (!plan.Any(a => a.Blocked == BlockReason.NoCapacity)) break;
         }
         // Three rounds are enough: the next plan changes nothing (idempotence). A first plan may
         // under-use GVT-g's pool, as sysfs counts cannot prove every resource free after a removal;
