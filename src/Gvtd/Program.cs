@@ -62,10 +62,12 @@ internal static class Program
         builder.Services.AddSingleton<ReconcileWorker>();
         builder.Services.AddSingleton<ManagedDeclarations>();
         builder.Services.AddSingleton<ManagerCommands>();
-        // Started in this order: the bus name is taken before the first pass runs.
+        // Started in this order: the bus name is taken and the files are watched before the first
+        // pass runs (an edit made meanwhile queues another pass); the worker's start returns once
+        // that pass is done, and only then does systemd hear READY=1.
         builder.Services.AddHostedService<BusService>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<ReconcileWorker>());
         builder.Services.AddHostedService<DesiredStateWatcher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ReconcileWorker>());
         return builder.Build();
     }
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
+using Gvtd.Planning;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -16,6 +17,7 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
     private sealed record Request(string Why, bool Reload, bool Explicit, TaskCompletionSource<PassResult>? Done);
 
     private readonly Channel<Request> _requests = Channel.CreateUnbounded<Request>(new() { SingleReader = true });
+    private readonly TaskCompletionSource _firstPass = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private PosixSignalRegistration? _sighup;
 
     /// <summary>Asks for a pass (after re-reading the files if reload) and completes with its result.</summary>
@@ -30,7 +32,7 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
     public void Trigger(string why, bool reload, bool isExplicit) =>
         _requests.Writer.TryWrite(new Request(why, reload, isExplicit, null));
 
-    public override Task StartAsync(CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
         _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
@@ -39,7 +41,11 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             Trigger("SIGHUP", reload: true, isExplicit: true);
         });
         applier.LateWriteFinished += uuid => Trigger($"late write for {uuid} returned", reload: false, isExplicit: false);
-        return base.StartAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
+        // Readiness means devices: the host tells systemd READY=1 once every service has started, so
+        // a unit ordered After=gvtd.service (libvirt-guests, pve-guests ...) finds the declared vGPUs
+        // whose parents are present. An absent parent does not hold this up: the pass just waits for it.
+        await _firstPass.Task.WaitAsync(cancellationToken);
     }
 
     public override Task StopAsync(CancellationToken cancellationToken)
@@ -69,6 +75,7 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             }
             foreach (var request in pending) request.Done?.TrySetResult(result);
             ReportStatus();
+            _firstPass.TrySetResult();
 
             pending = await NextRequestsAsync(stop);
         }
@@ -77,9 +84,11 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
     private void ReportStatus()
     {
         var now = reconciler.Current;
+        var waiting = now.Plan.Where(a => a.Blocked == BlockReason.ParentAbsent).Select(a => a.Parent).Distinct().Order(StringComparer.Ordinal).ToList();
         serviceManager.Status((now.ConfigError.Length > 0
             ? $"Invalid desired state, keeping the last valid one; {now.Active} of {now.Desired} vGPUs active"
             : $"{now.Active} of {now.Desired} vGPUs active" + (now.Failed > 0 ? $", {now.Failed} failed" : ""))
+            + (waiting.Count > 0 ? $"; waiting for parent {string.Join(", ", waiting)}: driver not loaded" : "")
             + (now.LedgerError.Length > 0 ? $"; ledger not saved: {now.LedgerError}" : ""));
     }
 

@@ -31,6 +31,37 @@ public sealed class LifecycleTests(SystemBusFixture bus)
     }
 
     [Fact]
+    public void Ready_ComesAfterTheFirstPass_SoUnitsOrderedAfterGvtdFindTheDevices()
+    {
+        using var notify = new NotifySocket();
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")), environment: new Dictionary<string, string>
+        {
+            ["NOTIFY_SOCKET"] = notify.Path,
+        });
+
+        Assert.True(notify.WaitFor(m => m == "READY=1", TimeSpan.FromSeconds(10)), "no READY=1");
+        var messages = notify.Messages.Select(m => m.Message).ToList();
+        // The first pass's status line (sent when it ends) is there before READY=1.
+        Assert.True(messages.IndexOf("STATUS=1 of 1 vGPUs active") is >= 0 and var status && status < messages.IndexOf("READY=1"),
+            string.Join(", ", messages));
+    }
+
+    [Fact]
+    public void AnAbsentParent_DoesNotHoldUpReady_AndStatusSaysWhatIsAwaited()
+    {
+        using var notify = new NotifySocket();
+        var yaml = Of((A, "i915-GVTg_V5_4")) + $"  - uuid: {B}\n    type: i915-GVTg_V5_8\n    parent: \"0000:00:03.0\"\n";
+        using var gvtd = GvtdProcess.Start(bus.Address, yaml, environment: new Dictionary<string, string>
+        {
+            ["NOTIFY_SOCKET"] = notify.Path,
+        });
+
+        Assert.True(notify.WaitFor(m => m == "READY=1", TimeSpan.FromSeconds(10)), "no READY=1");
+        Assert.True(notify.WaitFor(m => m == "STATUS=1 of 2 vGPUs active; waiting for parent 0000:00:03.0: driver not loaded", TimeSpan.FromSeconds(5)),
+            string.Join(", ", notify.Messages.Select(m => m.Message)));
+    }
+
+    [Fact]
     public void ServiceManagerGoneAfterReady_DaemonCarriesOn()
     {
         var notify = new NotifySocket();
