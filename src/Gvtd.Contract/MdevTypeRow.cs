@@ -10,30 +10,16 @@ public sealed record MdevTypeRow(string Id, string Name, string DeviceApi, strin
 {
     public const string ArraySignature = "a(ssssu)";
 
-    public static void WriteArray(ref MessageWriter writer, IEnumerable<MdevTypeRow> rows)
-    {
-        var array = writer.WriteArrayStart(DBusType.Struct);
-        foreach (var row in rows)
+    public static void WriteArray(ref MessageWriter writer, IEnumerable<MdevTypeRow> rows) =>
+        StructArray.Write(ref writer, rows, static (ref MessageWriter w, MdevTypeRow r) =>
         {
-            writer.WriteStructureStart();
-            writer.WriteString(row.Id);
-            writer.WriteString(row.Name);
-            writer.WriteString(row.DeviceApi);
-            writer.WriteString(row.Description);
-            writer.WriteUInt32(row.Available);
-        }
-        writer.WriteArrayEnd(array);
-    }
+            w.WriteString(r.Id);
+            w.WriteString(r.Name);
+            w.WriteString(r.DeviceApi);
+            w.WriteString(r.Description);
+            w.WriteUInt32(r.Available);
+        });
 
-    public static List<MdevTypeRow> ReadArray(ref Reader reader)
-    {
-        var rows = new List<MdevTypeRow>();
-        var end = reader.ReadArrayStart(DBusType.Struct);
-        while (reader.HasNext(end))
-        {
-            reader.AlignStruct();
-            rows.Add(new MdevTypeRow(reader.ReadString(), reader.ReadString(), reader.ReadString(), reader.ReadString(), reader.ReadUInt32()));
-        }
-        return rows;
-    }
+    public static List<MdevTypeRow> ReadArray(ref Reader reader) =>
+        StructArray.Read(ref reader, static (ref Reader r) => new MdevTypeRow(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadUInt32()));
 }

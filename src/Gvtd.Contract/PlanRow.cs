@@ -10,30 +10,16 @@ public sealed record PlanRow(string Kind, string Uuid, string Type, string Paren
 {
     public const string ArraySignature = "a(sssss)";
 
-    public static void WriteArray(ref MessageWriter writer, IEnumerable<PlanRow> rows)
-    {
-        var array = writer.WriteArrayStart(DBusType.Struct);
-        foreach (var row in rows)
+    public static void WriteArray(ref MessageWriter writer, IEnumerable<PlanRow> rows) =>
+        StructArray.Write(ref writer, rows, static (ref MessageWriter w, PlanRow r) =>
         {
-            writer.WriteStructureStart();
-            writer.WriteString(row.Kind);
-            writer.WriteString(row.Uuid);
-            writer.WriteString(row.Type);
-            writer.WriteString(row.Parent);
-            writer.WriteString(row.Reason);
-        }
-        writer.WriteArrayEnd(array);
-    }
+            w.WriteString(r.Kind);
+            w.WriteString(r.Uuid);
+            w.WriteString(r.Type);
+            w.WriteString(r.Parent);
+            w.WriteString(r.Reason);
+        });
 
-    public static List<PlanRow> ReadArray(ref Reader reader)
-    {
-        var rows = new List<PlanRow>();
-        var end = reader.ReadArrayStart(DBusType.Struct);
-        while (reader.HasNext(end))
-        {
-            reader.AlignStruct();
-            rows.Add(new PlanRow(reader.ReadString(), reader.ReadString(), reader.ReadString(), reader.ReadString(), reader.ReadString()));
-        }
-        return rows;
-    }
+    public static List<PlanRow> ReadArray(ref Reader reader) =>
+        StructArray.Read(ref reader, static (ref Reader r) => new PlanRow(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadString()));
 }

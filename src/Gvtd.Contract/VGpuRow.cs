@@ -7,32 +7,17 @@ public sealed record VGpuRow(string Uuid, string Type, string Parent, string Sta
 {
     public const string ArraySignature = "a(ssssso)";
 
-    public static void WriteArray(ref MessageWriter writer, IEnumerable<VGpuRow> rows)
-    {
-        var array = writer.WriteArrayStart(DBusType.Struct);
-        foreach (var row in rows)
+    public static void WriteArray(ref MessageWriter writer, IEnumerable<VGpuRow> rows) =>
+        StructArray.Write(ref writer, rows, static (ref MessageWriter w, VGpuRow r) =>
         {
-            writer.WriteStructureStart();
-            writer.WriteString(row.Uuid);
-            writer.WriteString(row.Type);
-            writer.WriteString(row.Parent);
-            writer.WriteString(row.State);
-            writer.WriteString(row.Name);
-            writer.WriteObjectPath(row.Path);
-        }
-        writer.WriteArrayEnd(array);
-    }
+            w.WriteString(r.Uuid);
+            w.WriteString(r.Type);
+            w.WriteString(r.Parent);
+            w.WriteString(r.State);
+            w.WriteString(r.Name);
+            w.WriteObjectPath(r.Path);
+        });
 
-    public static List<VGpuRow> ReadArray(ref Reader reader)
-    {
-        var rows = new List<VGpuRow>();
-        var end = reader.ReadArrayStart(DBusType.Struct);
-        while (reader.HasNext(end))
-        {
-            reader.AlignStruct();
-            rows.Add(new VGpuRow(reader.ReadString(), reader.ReadString(), reader.ReadString(), reader.ReadString(),
-                reader.ReadString(), reader.ReadObjectPathAsString()));
-        }
-        return rows;
-    }
+    public static List<VGpuRow> ReadArray(ref Reader reader) =>
+        StructArray.Read(ref reader, static (ref Reader r) => new VGpuRow(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadObjectPathAsString()));
 }
