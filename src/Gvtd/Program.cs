@@ -51,10 +51,10 @@ internal static class Program
 
         var sysfsRoot = new SysfsRoot(options.EffectiveSysfsRoot);
         builder.Services.AddSingleton(sysfsRoot);
-        builder.Services.AddSingleton(CreateWriter(options, logger));
+        builder.Services.AddSingleton(CreateKernel(options, logger));
         builder.Services.AddSingleton(new VfioUsers(options.EffectiveProcRoot, options.DevRoot));
         builder.Services.AddSingleton<SysfsReader>();
-        builder.Services.AddSingleton(sp => new Applier(sp.GetRequiredService<ISysfsWriter>(), options.WriteTimeout, sp.GetRequiredService<ILogger<Applier>>()));
+        builder.Services.AddSingleton(sp => new Applier(sp.GetRequiredService<IKernel>(), options.WriteTimeout, sp.GetRequiredService<ILogger<Applier>>()));
         builder.Services.AddSingleton(new DesiredStateLoader(options.ConfigPath, options.RuntimeDir));
         builder.Services.AddSingleton<DesiredStateStore>();
         builder.Services.AddSingleton(LoadLedger(options, logger));
@@ -71,9 +71,9 @@ internal static class Program
         return builder.Build();
     }
 
-    private static ISysfsWriter CreateWriter(GvtdOptions options, Serilog.Core.Logger logger)
+    private static IKernel CreateKernel(GvtdOptions options, Serilog.Core.Logger logger)
     {
-        if (!options.Simulate) return new SysfsWriter();
+        if (!options.Simulate) return new LinuxKernel();
         try
         {
             var core = SimulatedMdevCore.Open(options.EffectiveSysfsRoot);

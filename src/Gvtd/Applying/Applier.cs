@@ -11,7 +11,7 @@ namespace Gvtd.Applying;
 /// out keeps its device marked busy until it really returns, so no second write piles up behind it.
 /// One failed action never stops the others.
 /// </summary>
-public sealed class Applier(ISysfsWriter writer, TimeSpan writeTimeout, ILogger<Applier> logger)
+public sealed class Applier(IKernel writer, TimeSpan writeTimeout, ILogger<Applier> logger)
 {
     private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PlannedAction> _stuckRemoves = new(StringComparer.Ordinal);

@@ -7,14 +7,23 @@ using Microsoft.Extensions.Logging;
 namespace Gvtd.Reconcile;
 
 /// <summary>
-/// Decides when passes run: at start, every interval, on request (D-Bus, SIGHUP, an edited file) and
-/// when a stuck write finally returns. Requests that arrive during a pass are merged into the next
-/// one, and everyone who asked gets that pass's result. Stopping never removes anything.
+/// Decides when passes run: at start, on the kernel's uevents (a parent registering or going, a
+/// device added or removed), on request (D-Bus, SIGHUP, an edited file), when a stuck write finally
+/// returns, and every interval as a safety net. Requests that arrive during a pass are merged into
+/// the next one, and everyone who asked gets that pass's result; a burst of uevents settles first,
+/// so 24 removals make one or two passes, not 24. Stopping never removes anything.
 /// </summary>
 public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconciler, Applying.Applier applier,
-    Systemd.ServiceManager serviceManager, ILogger<ReconcileWorker> logger) : BackgroundService
+    Sysfs.IKernel kernel, Systemd.ServiceManager serviceManager, ILogger<ReconcileWorker> logger) : BackgroundService
 {
-    private sealed record Request(string Why, bool Reload, bool Explicit, TaskCompletionSource<PassResult>? Done);
+    private sealed record Request(string Why, bool Reload, bool Explicit, TaskCompletionSource<PassResult>? Done, bool Settle = false);
+
+    /// <summary>
+    /// A burst of uevents (24 removals come over a second or more) settles before its pass: the
+    /// pass starts once no event came for <see cref="Settle"/>, or after <see cref="MaxSettle"/>.
+    /// </summary>
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(150), MaxSettle = TimeSpan.FromSeconds(1);
+    private IDisposable? _uevents;
 
     private readonly Channel<Request> _requests = Channel.CreateUnbounded<Request>(new() { SingleReader = true });
     private readonly TaskCompletionSource _firstPass = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -41,6 +50,13 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             Trigger("SIGHUP", reload: true, isExplicit: true);
         });
         applier.LateWriteFinished += uuid => Trigger($"late write for {uuid} returned", reload: false, isExplicit: false);
+        _uevents = kernel.Listen(e =>
+        {
+            if (e.MattersToGvtd)
+                _requests.Writer.TryWrite(new Request("uevent", Reload: false, Explicit: false, null, Settle: true));
+        }, out var error);
+        if (_uevents is null)
+            logger.LogWarning("Not following the kernel's uevents ({Error}); a late driver or a device removed by hand is noticed at the next interval pass", error);
         await base.StartAsync(cancellationToken);
         // Readiness means devices: the host tells systemd READY=1 once every service has started, so
         // a unit ordered After=gvtd.service (libvirt-guests, pve-guests ...) finds the declared vGPUs
@@ -51,6 +67,7 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
     public override Task StopAsync(CancellationToken cancellationToken)
     {
         _sighup?.Dispose();
+        _uevents?.Dispose();
         logger.LogInformation("Stopping; vGPUs are left in place (VMs may be using them)");
         return base.StopAsync(cancellationToken);
     }
@@ -65,7 +82,7 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             {
                 // Inside the guard: a failure while reading the files must not stop the loop either.
                 if (pending.Any(r => r.Reload)) desired.Reload();
-                result = await reconciler.RunPassAsync(string.Join(", ", pending.Select(r => r.Why).Distinct()), pending.Any(r => r.Explicit));
+                result = await reconciler.RunPassAsync(Label(pending), pending.Any(r => r.Explicit));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -79,6 +96,16 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
 
             pending = await NextRequestsAsync(stop);
         }
+    }
+
+    /// <summary>
+    /// What a pass is for, in its log line: the requests a person made when there are any (the
+    /// uevents of gvtd's own writes ride along with most of them), else what the kernel or clock said.
+    /// </summary>
+    private static string Label(List<Request> pending)
+    {
+        var explicitOnes = pending.Where(r => r.Explicit).ToList();
+        return string.Join(", ", (explicitOnes.Count > 0 ? explicitOnes : pending).Select(r => r.Why).Distinct());
     }
 
     private void ReportStatus()
@@ -121,6 +148,25 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             }
         }
         while (_requests.Reader.TryRead(out var more)) taken.Add(more);
+        var settleUntil = DateTime.UtcNow + MaxSettle;
+        while (taken.Any(r => r.Settle) && !stop.IsCancellationRequested && DateTime.UtcNow < settleUntil)
+        {
+            try
+            {
+                await Task.Delay(Settle, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break; // stopping: the loop ends with what was taken
+            }
+            var quiet = true;
+            while (_requests.Reader.TryRead(out var more))
+            {
+                taken.Add(more);
+                quiet &= !more.Settle;
+            }
+            if (quiet) break;
+        }
         return taken;
     }
 }

@@ -6,9 +6,11 @@ namespace Gvtd.Simulation;
 /// An in-process model of the kernel's mdev core with one GVT-g GPU, exposed the way the real one
 /// is: as a sysfs tree on disk (laid out like the capture in shared/reference) whose create and
 /// remove files respond to writes with the kernel's errno. The tree survives a daemon restart, as
-/// real devices do; it is what --simulate points the ordinary sysfs reader at.
+/// real devices do; it is what --simulate points the ordinary sysfs reader at. It raises the
+/// uevents the real mdev core does (shared/reference/uevents-mtty-linux-6.1.txt), and tests can
+/// unplug and replug its GPU as a driver unload and reload would.
 /// </summary>
-public sealed class SimulatedMdevCore : ISysfsWriter
+public sealed class SimulatedMdevCore : IKernel
 {
     private const string Marker = ".gvtd-simulated";
     private readonly object _lock = new();
@@ -16,6 +18,8 @@ public sealed class SimulatedMdevCore : ISysfsWriter
     private readonly string _parentPath;
     private readonly Dictionary<string, SimulatedGvtGpu.VGpuType> _devices = new(StringComparer.Ordinal);
     private int _nextIommuGroup;
+    private readonly List<Action<Uevent>> _listeners = [];
+    private readonly List<Uevent> _raised = [];
 
     private SimulatedMdevCore(SysfsRoot root)
     {
@@ -38,7 +42,83 @@ public sealed class SimulatedMdevCore : ISysfsWriter
         return core;
     }
 
+    public IDisposable? Listen(Action<Uevent> onEvent, out string? error)
+    {
+        error = null;
+        lock (_lock) _listeners.Add(onEvent);
+        return new Unlisten(() => { lock (_lock) _listeners.Remove(onEvent); });
+    }
+
+    private sealed class Unlisten(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
+    }
+
+    /// <summary>As unloading the GPU's driver does: its vGPUs go, then the parent unregisters.</summary>
+    public void Unplug()
+    {
+        lock (_lock)
+        {
+            foreach (var uuid in _devices.Keys.ToList()) RemoveDevice(uuid);
+            File.Delete(Path.Combine(_root.MdevBusClass, SimulatedGvtGpu.PciAddress));
+            RaiseParentState("unregistered");
+        }
+        Deliver();
+    }
+
+    /// <summary>As loading the driver again does: the parent registers, with no vGPUs.</summary>
+    public void Replug()
+    {
+        lock (_lock)
+        {
+            File.CreateSymbolicLink(Path.Combine(_root.MdevBusClass, SimulatedGvtGpu.PciAddress), $"../../devices/pci0000:00/{SimulatedGvtGpu.PciAddress}");
+            RaiseParentState("registered");
+        }
+        Deliver();
+    }
+
+    private string DevPath(string? uuid = null) =>
+        "/devices/pci0000:00/" + SimulatedGvtGpu.PciAddress + (uuid is null ? "" : "/" + uuid);
+
+    private void RaiseParentState(string state) =>
+        _raised.Add(new Uevent("change", DevPath(), new Dictionary<string, string> { ["SUBSYSTEM"] = "pci", ["MDEV_STATE"] = state }));
+
+    private void RaiseDevice(string action, string uuid) =>
+        _raised.Add(new Uevent(action, DevPath(uuid), new Dictionary<string, string> { ["SUBSYSTEM"] = "mdev", ["MDEV_TYPE"] = "" }));
+
+    /// <summary>Outside the lock and off the writer's thread, as the kernel's netlink delivery is.</summary>
+    private void Deliver()
+    {
+        List<Uevent> events;
+        List<Action<Uevent>> listeners;
+        lock (_lock)
+        {
+            events = [.. _raised];
+            _raised.Clear();
+            listeners = [.. _listeners];
+        }
+        if (events.Count > 0 && listeners.Count > 0)
+            ThreadPool.QueueUserWorkItem(_ =>
+            {
+                foreach (var e in events)
+                    foreach (var listener in listeners)
+                        listener(e);
+            });
+    }
+
     public void Write(string path, string value)
+    {
+        try
+        {
+            WriteLocked(path, value);
+        }
+        finally
+        {
+            Deliver();
+        }
+    }
+
+    private void WriteLocked(string path, string value)
     {
         lock (_lock)
         {
@@ -80,6 +160,7 @@ public sealed class SimulatedMdevCore : ISysfsWriter
         File.CreateSymbolicLink(Path.Combine(_root.MdevDevices, uuid), $"../../../devices/pci0000:00/{SimulatedGvtGpu.PciAddress}/{uuid}");
         File.CreateSymbolicLink(Path.Combine(SysfsRoot.TypesDir(_parentPath), type.Id, "devices", uuid), $"../../../{uuid}");
         WriteAvailableInstances();
+        RaiseDevice("add", uuid);
     }
 
     private void Remove(string path, string uuid, string value)
@@ -88,12 +169,19 @@ public sealed class SimulatedMdevCore : ISysfsWriter
         if (!ulong.TryParse(value.TrimEnd('\n'), out var n))
             throw new KernelWriteException(path, Errno.EINVAL, "Invalid argument");
         if (n == 0) return;
-        if (!_devices.Remove(uuid, out var type))
+        if (!_devices.ContainsKey(uuid))
             throw new KernelWriteException(path, Errno.ENODEV, "No such device");
+        RemoveDevice(uuid);
+    }
+
+    private void RemoveDevice(string uuid)
+    {
+        _devices.Remove(uuid, out var type);
         File.Delete(Path.Combine(_root.MdevDevices, uuid));
-        File.Delete(Path.Combine(SysfsRoot.TypesDir(_parentPath), type.Id, "devices", uuid));
+        File.Delete(Path.Combine(SysfsRoot.TypesDir(_parentPath), type!.Id, "devices", uuid));
         Directory.Delete(Path.Combine(_parentPath, uuid), recursive: true);
         WriteAvailableInstances();
+        RaiseDevice("remove", uuid);
     }
 
     private void Build()

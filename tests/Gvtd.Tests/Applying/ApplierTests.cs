@@ -175,7 +175,7 @@ public sealed class ApplierTests
         Assert.Equal([false, false], onPool);
     }
 
-    private sealed class Recording(FakeWriter inner, Action onWrite) : ISysfsWriter
+    private sealed class Recording(FakeWriter inner, Action onWrite) : IKernel
     {
         public void Write(string path, string value)
         {
@@ -185,7 +185,7 @@ public sealed class ApplierTests
     }
 
     /// <summary>Holds only the writes of one UUID.</summary>
-    private sealed class BlockingFor(FakeWriter inner, string uuid, ManualResetEventSlim gate) : ISysfsWriter
+    private sealed class BlockingFor(FakeWriter inner, string uuid, ManualResetEventSlim gate) : IKernel
     {
         public void Write(string path, string value)
         {

@@ -4,7 +4,7 @@ using Gvtd.Sysfs;
 namespace Gvtd.Tests.Support;
 
 /// <summary>Records writes; can refuse some with an errno or hold one until released.</summary>
-public sealed class FakeWriter : ISysfsWriter
+public sealed class FakeWriter : IKernel
 {
     public ConcurrentQueue<(string Path, string Value)> Writes { get; } = new();
 

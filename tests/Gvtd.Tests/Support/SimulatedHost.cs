@@ -25,8 +25,8 @@ public sealed class SimulatedHost
         Reader = new SysfsReader(Core.Root, new VfioUsers(dir.Combine("proc"), dir.Combine("dev")));
         Store = new DesiredStateStore(Yaml.Loader(dir), NullLogger<DesiredStateStore>.Instance);
         Ledger = OwnershipLedger.Load(dir.Combine("state"), _ => { });
-        var applier = new Applier(Writer, writeTimeout ?? TimeSpan.FromSeconds(5), NullLogger<Applier>.Instance);
-        Reconciler = new Reconciler(Store, Reader, applier, Ledger, TimeProvider.System, NullLogger<Reconciler>.Instance);
+        Applier = new Applier(Writer, writeTimeout ?? TimeSpan.FromSeconds(5), NullLogger<Applier>.Instance);
+        Reconciler = new Reconciler(Store, Reader, Applier, Ledger, TimeProvider.System, NullLogger<Reconciler>.Instance);
     }
 
     public const string Gpu = "0000:00:02.0";
@@ -38,6 +38,7 @@ public sealed class SimulatedHost
     public DesiredStateStore Store { get; }
     public OwnershipLedger Ledger { get; }
     public Reconciler Reconciler { get; }
+    public Applier Applier { get; }
 
     public string ConfigPath => Dir.Combine(Yaml.MainFile);
     public string LedgerPath => Dir.Combine("state", "owned");
@@ -70,7 +71,7 @@ public sealed class SimulatedHost
 
     public string LedgerText => File.Exists(LedgerPath) ? File.ReadAllText(LedgerPath) : "<none>";
 
-    public sealed class RecordingWriter(ISysfsWriter inner, string busDevices) : ISysfsWriter
+    public sealed class RecordingWriter(IKernel inner, string busDevices) : IKernel
     {
         /// <summary>
         /// While set, a remove acts as Linux 6.1 does while a VFIO user holds the device: the
@@ -85,6 +86,8 @@ public sealed class SimulatedHost
 
         /// <summary>Creates of these UUIDs are refused with EINVAL, once each.</summary>
         public HashSet<string> FailNextCreate { get; } = [];
+
+        public IDisposable? Listen(Action<Uevent> onEvent, out string? error) => inner.Listen(onEvent, out error);
 
         public int CreatesOf(string uuid) => Writes.Count(w => w.Path.EndsWith("/create") && w.Value == uuid);
 
