@@ -6,6 +6,8 @@
 #   guest.sh RESULTS      (RESULTS/guest.env names GVTD, HOLD and REPO)
 set -euo pipefail
 RESULTS=$1
+# The initramfs set PATH=/bin; rmmod and insmod live in sbin.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 # shellcheck source=/dev/null
 . "$RESULTS/guest.env"
 
@@ -74,10 +76,10 @@ ledger() { grep -v '^#' "$LEDGER" 2>/dev/null | sort || true; }
 in_ledger() { ledger | grep -qx "$1"; }
 
 # write_config UUID:TYPE ...: the desired state, replaced atomically so the file watcher never
-# sees half a file.
+# sees half a file. INTERVAL (default 2s) sets the interval.
 write_config() {
     {
-        printf 'settings:\n  interval: 2s\n  prune: owned\n'
+        printf 'settings:\n  interval: %s\n  prune: owned\n' "${INTERVAL:-2s}"
         if [ $# -eq 0 ]; then echo 'vgpus: []'; else echo 'vgpus:'; fi
         local entry
         for entry in "$@"; do
@@ -428,6 +430,58 @@ blind_gvtd_keeps_held_device() {
     wait_until 10 "$Z is removed once gvtd can see that nobody holds it" device_gone "$Z"
 }
 
+# The kernel's uevents drive passes: with a 10 minute interval, a device removed by hand and the
+# devices of a parent whose driver is unloaded and loaded again are back within 2 s.
+uevents_drive_passes() {
+    ensure_gvtd
+    INTERVAL=10m write_config "$A:mtty-1"
+    signal_gvtd HUP
+    wait_until 10 "$A exists" device_exists "$A"
+    sleep 1
+    local mark start
+    mark=$(log_size)
+    start=$(now_ms)
+    echo 1 > "$MDEV/$A/remove"
+    wait_until 2 "$A is back after a hand removal, from the uevent alone" device_exists "$A"
+    echo "hand removal: back after $(( $(now_ms) - start )) ms"
+    # The driver goes (with no devices left, as rmmod needs), A is declared meanwhile, and gvtd
+    # waits for the parent; loading the driver is what makes it act.
+    INTERVAL=10m write_config
+    signal_gvtd HUP
+    wait_until 10 "$A is removed once no longer declared" device_gone "$A"
+    local d
+    for d in $(devices); do echo 1 > "$MDEV/$d/remove"; done
+    rmmod mtty || fail "rmmod mtty failed: $(devices | tr '\n' ' ')"
+    INTERVAL=10m write_config "$A:mtty-1"
+    signal_gvtd HUP
+    sleep 2
+    device_exists "$A" && fail "$A exists while its parent's driver is not loaded"
+    start=$(now_ms)
+    insmod "$MTTY_KO"
+    wait_until 2 "$A is back after the driver was loaded again" device_exists "$A"
+    echo "driver reload: back after $(( $(now_ms) - start )) ms"
+    in_ledger "$A" || fail "$A is no longer gvtd's after the reload"
+    log_since "$mark" | grep "Pass (" || true
+    if log_since "$mark" | grep -q "Pass (interval)"; then fail "an interval pass ran: the clock, not the events, did this"; fi
+    # 24 devices removed by hand at once: a burst of uevents, a few passes.
+    local fleet=("$A:mtty-1") i
+    for i in $(seq 1 23); do fleet+=("$(printf 'f0000000-0000-4000-8000-%012d' "$i"):mtty-1"); done
+    INTERVAL=10m write_config "${fleet[@]}"
+    signal_gvtd HUP
+    wait_until 30 "all 24 declared devices exist" eval '[ "$(devices | wc -l)" -eq 24 ]'
+    sleep 1
+    mark=$(log_size)
+    for d in $(devices); do echo 1 > "$MDEV/$d/remove"; done
+    wait_until 30 "all 24 are back" eval '[ "$(devices | wc -l)" -eq 24 ]'
+    sleep 1
+    local passes
+    passes=$(log_since "$mark" | grep -c "Pass (" || true)
+    echo "24 removed by hand: back in $passes pass(es)"
+    [ "$passes" -le 3 ] || fail "24 removals took $passes passes, want at most 3"
+    INTERVAL=2s write_config "$A:mtty-1"
+    signal_gvtd HUP
+}
+
 # ---- runner -----------------------------------------------------------------------------------
 
 # run_scenario NAME FUNCTION: one PASS/FAIL line; a failure's reason is what fail() said, or the
@@ -473,6 +527,7 @@ main() {
     run_scenario sigterm-exits-leaving-devices sigterm_exits_leaving_devices
     run_scenario unprivileged-refused-reconcile unprivileged_refused_reconcile
     run_scenario blind-gvtd-keeps-held-device blind_gvtd_keeps_held_device
+    run_scenario uevents-drive-passes uevents_drive_passes
 
     gvtd_running && signal_gvtd TERM
     touch "$RESULTS/done"
