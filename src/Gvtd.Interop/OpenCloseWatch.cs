@@ -6,28 +6,18 @@ namespace Gvtd.Interop;
 /// Tells when any file in some directories is opened or closed (inotify IN_OPEN / IN_CLOSE), which
 /// for /dev/vfio means some process took or let go of a VFIO group or device, including by exiting.
 /// Events are only counted, never interpreted: the caller rescans when the count moves. A thread of
-/// its own polls the inotify fd with a timeout so Dispose can stop it.
+/// its own sleeps on the inotify fd until something happens or Dispose wakes it.
 /// </summary>
-public sealed unsafe partial class OpenCloseWatch : IDisposable
+public sealed unsafe partial class OpenCloseWatch : FdThread
 {
     private const string Lib = "libc.so.6";
     private const int IN_NONBLOCK = 0x800, IN_CLOEXEC = 0x80000;
     private const uint Mask = 0x20 /* IN_OPEN */ | 0x08 /* IN_CLOSE_WRITE */ | 0x10 /* IN_CLOSE_NOWRITE */
         | 0x100 /* IN_CREATE */ | 0x200 /* IN_DELETE */ | 0x400 /* IN_DELETE_SELF */ | 0x800 /* IN_MOVE_SELF */;
 
-    private readonly int _fd;
-    private readonly int _wake;
-    private readonly Thread _thread;
-    private volatile bool _disposed;
     private long _changes;
 
-    private OpenCloseWatch(int fd, int wake)
-    {
-        _fd = fd;
-        _wake = wake;
-        _thread = new Thread(Loop) { Name = "gvtd-vfio-watch", IsBackground = true };
-        _thread.Start();
-    }
+    private OpenCloseWatch(int fd, int wake) : base(fd, wake, "gvtd-vfio-watch") => Start();
 
     /// <summary>How many batches of events have arrived; a change of this number means "look again".</summary>
     public long Changes => Interlocked.Read(ref _changes);
@@ -37,37 +27,20 @@ public sealed unsafe partial class OpenCloseWatch : IDisposable
     {
         var fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (fd < 0) return null;
-        var watched = directories.Count(dir => Directory.Exists(dir) && inotify_add_watch(fd, dir, Mask) >= 0);
-        var wake = watched > 0 ? Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC) : -1;
-        if (wake >= 0) return new OpenCloseWatch(fd, wake);
-        Libc.close(fd);
-        return null;
+        if (directories.Count(dir => Directory.Exists(dir) && inotify_add_watch(fd, dir, Mask) >= 0) == 0)
+        {
+            Libc.close(fd);
+            return null;
+        }
+        return TryWake(fd, out var wake) ? new OpenCloseWatch(fd, wake) : null;
     }
 
-    private void Loop()
+    protected override void Drain()
     {
         var buffer = stackalloc byte[4096];
-        var fds = stackalloc Libc.PollFd[2];
-        fds[0] = new Libc.PollFd { Fd = _fd, Events = Libc.POLLIN };
-        fds[1] = new Libc.PollFd { Fd = _wake, Events = Libc.POLLIN };
-        while (!_disposed)
-        {
-            if (Libc.poll(fds, 2, -1) <= 0) continue;
-            var drained = false;
-            while (Libc.read(_fd, buffer, 4096) > 0) drained = true;
-            if (drained) Interlocked.Increment(ref _changes);
-        }
-        Libc.close(_fd);
-        Libc.close(_wake);
-    }
-
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        ulong one = 1;
-        Libc.write(_wake, &one, sizeof(ulong));
-        _thread.Join(TimeSpan.FromSeconds(2));
+        var drained = false;
+        while (Libc.read(Fd, buffer, 4096) > 0) drained = true;
+        if (drained) Interlocked.Increment(ref _changes);
     }
 
     [LibraryImport(Lib)] private static partial int inotify_init1(int flags);

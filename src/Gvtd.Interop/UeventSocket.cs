@@ -8,7 +8,7 @@ namespace Gvtd.Interop;
 /// each message's bytes to the caller; a lost message (the socket's buffer overran) is reported as
 /// an empty one, meaning "something happened, look again". Linux only, like the rest of gvtd.
 /// </summary>
-public sealed unsafe partial class UeventSocket : IDisposable
+public sealed unsafe partial class UeventSocket : FdThread
 {
     private const string Lib = "libc.so.6";
     private const int AF_NETLINK = 16, SOCK_DGRAM = 2, SOCK_NONBLOCK = 0x800, SOCK_CLOEXEC = 0x80000;
@@ -23,19 +23,13 @@ public sealed unsafe partial class UeventSocket : IDisposable
         public uint Groups;
     }
 
-    private readonly int _fd;
-    private readonly int _wake;
     private readonly Action<ReadOnlySpan<byte>> _onMessage;
-    private readonly Thread _thread;
-    private volatile bool _disposed;
+    private readonly byte[] _buffer = new byte[16384];
 
-    private UeventSocket(int fd, int wake, Action<ReadOnlySpan<byte>> onMessage)
+    private UeventSocket(int fd, int wake, Action<ReadOnlySpan<byte>> onMessage) : base(fd, wake, "gvtd-uevents")
     {
-        _fd = fd;
-        _wake = wake;
         _onMessage = onMessage;
-        _thread = new Thread(Loop) { Name = "gvtd-uevents", IsBackground = true };
-        _thread.Start();
+        Start();
     }
 
     /// <summary>Listens, or returns null with the reason (for example RestrictAddressFamilies= without AF_NETLINK).</summary>
@@ -48,53 +42,37 @@ public sealed unsafe partial class UeventSocket : IDisposable
             return null;
         }
         var address = new SockaddrNl { Family = AF_NETLINK, Groups = KernelGroup };
-        var wake = -1;
-        if (bind(fd, &address, sizeof(SockaddrNl)) < 0 || (wake = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC)) < 0)
+        if (bind(fd, &address, sizeof(SockaddrNl)) < 0)
         {
             error = $"cannot listen to kernel uevents: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
             Libc.close(fd);
+            return null;
+        }
+        if (!TryWake(fd, out var wake))
+        {
+            error = "cannot make an eventfd";
             return null;
         }
         error = null;
         return new UeventSocket(fd, wake, onMessage);
     }
 
-    private void Loop()
+    protected override void Drain()
     {
-        const int Size = 16384;
-        var buffer = new byte[Size];
-        var fds = stackalloc Libc.PollFd[2];
-        fds[0] = new Libc.PollFd { Fd = _fd, Events = Libc.POLLIN };
-        fds[1] = new Libc.PollFd { Fd = _wake, Events = Libc.POLLIN };
-        while (!_disposed)
+        while (!Disposed)
         {
-            if (Libc.poll(fds, 2, -1) <= 0) continue;
-            while (!_disposed)
+            nint n;
+            fixed (byte* start = _buffer) n = recv(Fd, start, _buffer.Length, 0);
+            if (n > 0)
             {
-                nint n;
-                fixed (byte* start = buffer) n = recv(_fd, start, Size, 0);
-                if (n > 0)
-                {
-                    _onMessage(buffer.AsSpan(0, (int)n));
-                    continue;
-                }
-                var errno = Marshal.GetLastPInvokeError();
-                if (n < 0 && errno == ENOBUFS) _onMessage([]);
-                else if (n < 0 && errno == EINTR) continue;
-                break; // EAGAIN: drained
+                _onMessage(_buffer.AsSpan(0, (int)n));
+                continue;
             }
+            var errno = Marshal.GetLastPInvokeError();
+            if (n < 0 && errno == ENOBUFS) _onMessage([]);
+            else if (n < 0 && errno == EINTR) continue;
+            else return; // EAGAIN: drained
         }
-        Libc.close(_fd);
-        Libc.close(_wake);
-    }
-
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        ulong one = 1;
-        Libc.write(_wake, &one, sizeof(ulong));
-        _thread.Join(TimeSpan.FromSeconds(2));
     }
 
     [LibraryImport(Lib, SetLastError = true)] private static partial int socket(int domain, int type, int protocol);

@@ -57,6 +57,14 @@ public sealed class UeventTests
     }
 
     [Fact]
+    public void TheNetlinkSocket_OpensOnThisKernel_AndStopsOnDispose()
+    {
+        using var socket = Gvtd.Interop.UeventSocket.TryOpen(_ => { }, out var error);
+
+        Assert.True(socket is not null, error);
+    }
+
+    [Fact]
     public void ALostMessage_Matters_AndLibudevsOwnFormatIsIgnored()
     {
         Assert.True(Uevent.Parse([])!.MattersToGvtd);
