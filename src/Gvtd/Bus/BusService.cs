@@ -43,14 +43,16 @@ internal sealed class BusService(GvtdOptions options, Reconciler reconciler, Man
         var bus = new DBusConnection(new DBusConnectionOptions(address ?? "") { AutoConnect = false, OnException = OnException });
         try
         {
-            if (address is null) throw new DBusConnectionException("no address is known (DBUS_SESSION_BUS_ADDRESS and XDG_RUNTIME_DIR are unset)");
+            if (address is null) throw new DBusConnectionException("DBUS_SESSION_BUS_ADDRESS is unset and there is no $XDG_RUNTIME_DIR/bus");
             await bus.ConnectAsync();
             return bus;
         }
         catch (Exception e) when (e is DBusConnectionException or IOException or ArgumentException or System.Net.Sockets.SocketException)
         {
             bus.Dispose();
-            var why = $"cannot connect to the {KindName} bus at {address ?? "(none)"}: {e.Message.TrimEnd('.')}";
+            var why = address is null
+                ? $"cannot find the {KindName} bus: {e.Message.TrimEnd('.')}"
+                : $"cannot connect to the {KindName} bus at {address}: {e.Message.TrimEnd('.')}";
             if (options.Bus == BusChoice.Default && options.Simulate)
             {
                 logger.LogWarning("No user bus reachable ({Error}); running without D-Bus", why);
