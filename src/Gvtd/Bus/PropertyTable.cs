@@ -33,8 +33,6 @@ internal sealed class PropertyTable<T>(params PropertyTable<T>.Entry[] entries) 
     public static Entry Strings(string name, Func<T, IReadOnlyList<string>> value) =>
         new(name, "as", t => string.Join('\n', value(t)), (ref MessageWriter w, T item) => w.WriteArray(value(item)));
 
-    public IReadOnlyList<Entry> Entries => entries;
-
     public Entry? Find(string name) => entries.FirstOrDefault(e => e.Name == name);
 
     /// <summary>One property as a variant, as Get replies and PropertiesChanged carries it.</summary>
