@@ -40,11 +40,15 @@ internal sealed class BusObjects : IPathMethodHandler
     {
         lock (_publishing)
         {
-            Emit(_vgpus, _vgpus.Update(VGpuObjects.From(snapshot)));
+            // Everything a caller can read is updated before any signal says it changed.
+            var vgpus = _vgpus.Update(VGpuObjects.From(snapshot));
             _listed = snapshot.VGpus.Select(v =>
                 new VGpuRow(v.Uuid, v.Type, v.Parent, v.StateName, v.Name, _vgpus.PathOf(v.Uuid))).ToList();
-            Emit(_parents, _parents.Update(ParentObjects.From(snapshot)));
-            Emit(_manager, _manager.Update([("", snapshot)]));
+            var parents = _parents.Update(ParentObjects.From(snapshot));
+            var manager = _manager.Update([("", snapshot)]);
+            Emit(_vgpus, vgpus);
+            Emit(_parents, parents);
+            Emit(_manager, manager);
             if (result is not null)
                 Signal(BusNames.ManagerPath, BusNames.ManagerInterface, "ReconcileFinished", "uuu", (ref MessageWriter w) => ManagerObject.WriteCounts(ref w, result));
         }
