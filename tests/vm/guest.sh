@@ -20,7 +20,6 @@ export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/gvtd-vm-bus/system_bus_socket
 MDEV=/sys/bus/mdev/devices
 TYPES=/sys/class/mdev_bus/mtty/mdev_supported_types
 
-MANAGER=(org.gvtd.Gvtd1 /org/gvtd/Gvtd1/Manager org.gvtd.Gvtd1.Manager)
 
 # UUIDs the scenarios use. Creates run in UUID order, which scenario 6 relies on.
 A=11111111-0000-4000-8000-00000000000a   # declared mtty-1, kept throughout
@@ -32,75 +31,8 @@ W=55555555-0000-4000-8000-000000000055   # declared while gvtd is dead in scenar
 E=eeeeeeee-0000-4000-8000-00000000000e   # one more than capacity allows in scenario 6
 Z=77777777-0000-4000-8000-000000000077   # held by another user's VM while gvtd is blind
 
-# ---- small helpers ----------------------------------------------------------------------------
-
-now_ms() { date +%s%3N; }
-log() {
-    local uptime _
-    read -r uptime _ < /proc/uptime
-    echo "[$uptime] $*"
-}
-
-# Ends the current scenario with a reason (scenarios run in a subshell).
-fail() {
-    echo "$*" > "$WORK/why"
-    exit 1
-}
-
-# wait_until SECONDS WHAT COMMAND...: polls until COMMAND succeeds, or fails the scenario.
-wait_until() {
-    local seconds=$1 what=$2
-    shift 2
-    local deadline=$(( $(now_ms) + seconds * 1000 ))
-    until "$@"; do
-        [ "$(now_ms)" -lt "$deadline" ] || fail "timed out after ${seconds}s waiting until $what"
-        sleep 0.2
-    done
-}
-
-# A process counts as gone once it is a zombie too: PID 1 of this VM is a shell that never reaps
-# the orphans our subshells leave behind.
-is_running() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ "$state" != Z ]
-}
-
-device_exists() { [ -e "$MDEV/$1" ]; }
-device_gone() { ! device_exists "$1"; }
-device_in_kernel() { [ -e "/sys/class/mdev_bus/mtty/$1" ]; }
-device_type() { basename "$(readlink "$MDEV/$1/mdev_type")"; }
-device_parent() { basename "$(dirname "$(readlink -f "$MDEV/$1")")"; }
-devices() { find "$MDEV" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort; }
-ledger() { grep -v '^#' "$LEDGER" 2>/dev/null | sort || true; }
-in_ledger() { ledger | grep -qx "$1"; }
-
-# write_config UUID:TYPE ...: the desired state, replaced atomically so the file watcher never
-# sees half a file. INTERVAL (default 2s) sets the interval.
-write_config() {
-    {
-        printf 'settings:\n  interval: %s\n  prune: owned\n' "${INTERVAL:-2s}"
-        if [ $# -eq 0 ]; then echo 'vgpus: []'; else echo 'vgpus:'; fi
-        local entry
-        for entry in "$@"; do
-            printf '  - uuid: %s\n    type: %s\n    parent: mtty\n' "${entry%%:*}" "${entry#*:}"
-        done
-    } > "$CFG.new"
-    mv "$CFG.new" "$CFG"
-}
-
-manager_prop() { busctl --json=short get-property "${MANAGER[@]}" "$1" | jq -r .data; }
-reconcile() { busctl call "${MANAGER[@]}" Reconcile; }
-list_vgpus() { busctl --json=short call "${MANAGER[@]}" ListVGpus | jq -c '.data[0][]'; }
-plan() { busctl --json=short call "${MANAGER[@]}" Plan | jq -c '.data[0][]'; }
-
-# vgpu_prop UUID PROPERTY: a property of the vGPU's own object, found through ListVGpus.
-vgpu_prop() {
-    local path
-    path=$(list_vgpus | jq -r --arg u "$1" 'select(.[0] == $u) | .[5]')
-    [ -n "$path" ] || { echo "(no object)"; return 0; }
-    busctl --json=short get-property org.gvtd.Gvtd1 "$path" org.gvtd.Gvtd1.VGpu "$2" | jq -r .data
-}
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # answers_within_1s WHEN: gvtd answers get-property within 1 s. Under TCG, starting busctl alone costs
 # a few hundred ms and swings with the host's load (seen: 400 to 1,500 ms), so the same kind of call
@@ -480,32 +412,6 @@ uevents_drive_passes() {
     [ "$passes" -le 3 ] || fail "24 removals took $passes passes, want at most 3"
     INTERVAL=2s write_config "$A:mtty-1"
     signal_gvtd HUP
-}
-
-# ---- runner -----------------------------------------------------------------------------------
-
-# run_scenario NAME FUNCTION: one PASS/FAIL line; a failure's reason is what fail() said, or the
-# command that failed.
-run_scenario() {
-    local name=$1 fn=$2 start rc
-    rm -f "$WORK/why"
-    start=$(now_ms)
-    log "=== $name" >> "$RESULTS/guest.log"
-    set +e
-    (
-        set -euo pipefail
-        trap '[ -e "$WORK/why" ] || echo "command failed: $BASH_COMMAND" > "$WORK/why"' ERR
-        "$fn"
-    ) >> "$RESULTS/guest.log" 2>&1
-    rc=$?
-    set -e
-    stop_holder
-    if [ "$rc" -eq 0 ]; then
-        echo "PASS $name" >> "$RESULTS/results.txt"
-    else
-        echo "FAIL $name: $(cat "$WORK/why" 2>/dev/null || echo "exited with $rc")" >> "$RESULTS/results.txt"
-    fi
-    echo "$name=$(( $(now_ms) - start ))" >> "$RESULTS/timings.txt"
 }
 
 main() {

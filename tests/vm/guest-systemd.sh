@@ -1,0 +1,151 @@
+#!/bin/bash
+# Runs inside the test VM under a real systemd as PID 1 (the host's root read-only, with a tmpfs
+# overlay on top), started by gvtd-vm-guest.service once dbus.service and systemd-logind run.
+# Installs the project's .deb with dpkg, so gvtd runs as the shipped, hardened unit on the real
+# system bus, and proves what a booting host needs: devices there when the driver loads late, back
+# at once when they go, and there before units ordered after gvtd.service start. The mtty driver
+# is not loaded at boot; the scenarios load and unload it. The interval is 10 minutes throughout,
+# so the clock cannot be what fixes anything. One PASS/FAIL line per scenario to RESULTS/results.txt.
+#   guest-systemd.sh RESULTS      (RESULTS/guest.env names DEB and MTTY_KO)
+set -euo pipefail
+RESULTS=$1
+# shellcheck source=/dev/null
+. "$RESULTS/guest.env"
+
+WORK=/run/gvtd-vm
+CFG=/etc/gvtd/vgpus.yaml
+LEDGER=/var/lib/gvtd/owned
+MDEV=/sys/bus/mdev/devices
+INTERVAL=10m
+
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+A=11111111-0000-4000-8000-00000000000a
+B=22222222-0000-4000-8000-00000000000b
+
+status_text() { systemctl show -P StatusText gvtd.service; }
+passes_logged() { journalctl -b -u gvtd.service -o cat --no-pager | grep -c "Pass (" || true; }
+mtty_loaded() { [ -e /sys/class/mdev_bus/mtty ]; }
+
+# ms_until SECONDS WHAT COMMAND...: like wait_until, and prints how long it took. Use it as
+# took=$(ms_until ...): a failure in an assignment ends the scenario, one inside echo would not.
+ms_until() {
+    local start=$(now_ms)
+    wait_until "$@"
+    echo "$(( $(now_ms) - start ))"
+}
+
+# ---- scenarios --------------------------------------------------------------------------------
+
+# dpkg -i of the package built on the host: the unit is installed, enabled and started.
+deb_installs_and_starts() {
+    # dpkg's man-db trigger would re-index every manual page of the host: minutes under TCG.
+    rm -f /var/lib/man-db/auto-update
+    # The host root may come from a container image, whose policy-rc.d (exit 101) forbids starting
+    # services from maintainer scripts; a real host has none.
+    rm -f /usr/sbin/policy-rc.d
+    local start
+    start=$(now_ms)
+    dpkg -i "$DEB"
+    echo "dpkg -i took $(( $(now_ms) - start )) ms"
+    wait_until 20 "gvtd.service is active" systemctl is-active --quiet gvtd.service
+    [ "$(systemctl show -P FragmentPath gvtd.service)" = /lib/systemd/system/gvtd.service ] \
+        || fail "gvtd runs from $(systemctl show -P FragmentPath gvtd.service), not the shipped unit"
+    systemctl is-enabled --quiet gvtd.service || fail "the package did not enable gvtd.service"
+    busctl get-property "${MANAGER[@]}" State > /dev/null || fail "gvtd does not answer on the system bus"
+    echo "status: $(status_text)"
+}
+
+# The parent's driver loads after gvtd started: the declared devices exist within 2 s of insmod.
+driver_loads_after_gvtd() {
+    mtty_loaded && fail "mtty is loaded already; the VM should boot without it"
+    write_config "$A:mtty-1" "$B:mtty-2"
+    systemctl reload gvtd.service
+    wait_until 10 "STATUS= says gvtd waits for mtty" eval '[[ "$(status_text)" == *"waiting for parent mtty"* ]]'
+    echo "status while waiting: $(status_text)"
+    insmod "$MTTY_KO"
+    took=$(ms_until 2 "both exist after the driver loaded" eval "device_exists $A && device_exists $B")
+    echo "after insmod: both declared devices in $took ms"
+}
+
+# The driver goes and comes back while gvtd runs: the devices return within 2 s, still gvtd's.
+driver_reload_keeps_ownership() {
+    wait_until 10 "both declared devices exist" eval "device_exists $A && device_exists $B"
+    rmmod mtty || fail "rmmod mtty failed with devices $(devices | tr '\n' ' ')"
+    device_gone "$A" || fail "$A outlived its parent's driver"
+    sleep 1
+    insmod "$MTTY_KO"
+    took=$(ms_until 2 "both are back after the driver reloaded" eval "device_exists $A && device_exists $B")
+    echo "after reload: back in $took ms"
+    in_ledger "$A" && in_ledger "$B" || fail "the ledger lost them: $(ledger | tr '\n' ' ')"
+    write_config "$A:mtty-1"
+    took=$(ms_until 2 "$B is removed once dropped" device_gone "$B")
+    echo "dropped from the file: gone in $took ms"
+    in_ledger "$B" && fail "$B is still in the ledger"
+    device_exists "$A" || fail "$A went too"
+}
+
+removed_by_hand_back_within_2s() {
+    wait_until 10 "$A exists" device_exists "$A"
+    echo 1 > "$MDEV/$A/remove"
+    took=$(ms_until 2 "$A is back" device_exists "$A")
+    echo "hand removal: back in $took ms"
+}
+
+# A unit with Requires= and After=gvtd.service (as libvirt-guests is ordered) finds every declared
+# device when it runs: READY=1 comes only after gvtd's first pass.
+oneshot_after_gvtd_sees_devices() {
+    write_config "$A:mtty-1" "$B:mtty-2"
+    wait_until 10 "both declared devices exist" eval "device_exists $A && device_exists $B"
+    systemctl stop gvtd.service
+    echo 1 > "$MDEV/$A/remove"
+    echo 1 > "$MDEV/$B/remove"
+    rm -f /run/gvtd-vm-consumer.seen
+    systemctl start gvtd-vm-consumer.service
+    systemctl is-active --quiet gvtd.service || fail "starting the consumer did not start gvtd"
+    echo "the consumer saw: $(tr '\n' ' ' < /run/gvtd-vm-consumer.seen)"
+    grep -qx "$A" /run/gvtd-vm-consumer.seen && grep -qx "$B" /run/gvtd-vm-consumer.seen \
+        || fail "a unit ordered after gvtd.service ran before the declared devices existed: saw $(tr '\n' ' ' < /run/gvtd-vm-consumer.seen)"
+}
+
+# 24 devices removed by hand at once: all back, in at most 3 passes.
+burst_of_24_removals() {
+    local fleet=("$A:mtty-1") i d before passes
+    for i in $(seq 1 23); do fleet+=("$(printf 'f0000000-0000-4000-8000-%012d' "$i"):mtty-1"); done
+    write_config "${fleet[@]}"
+    wait_until 30 "all 24 declared devices exist" eval '[ "$(devices | wc -l)" -eq 24 ]'
+    sleep 1
+    before=$(passes_logged)
+    for d in $(devices); do echo 1 > "$MDEV/$d/remove"; done
+    wait_until 30 "all 24 are back" eval '[ "$(devices | wc -l)" -eq 24 ]'
+    sleep 1
+    passes=$(( $(passes_logged) - before ))
+    echo "24 removed by hand: back in $passes pass(es)"
+    [ "$passes" -le 3 ] || fail "24 removals took $passes passes, want at most 3"
+    journalctl -b -u gvtd.service -o cat --no-pager | grep "Pass (interval)" \
+        && fail "an interval pass ran: the clock, not the events, did this"
+    write_config "$A:mtty-1"
+}
+
+main() {
+    mkdir -p "$WORK"
+    : > "$RESULTS/results.txt"
+    log "guest (systemd $(systemctl --version | head -n1 | cut -d' ' -f2)): kernel $(uname -r), up since boot" >> "$RESULTS/guest.log"
+    systemd-analyze >> "$RESULTS/guest.log" 2>&1 || true
+
+    run_scenario systemd-deb-installs-and-starts deb_installs_and_starts
+    if ! systemctl is-active --quiet gvtd.service; then
+        echo "FAIL systemd-scenarios: gvtd.service is not running after dpkg -i; nothing more to try" >> "$RESULTS/results.txt"
+    else
+        run_scenario systemd-driver-loads-after-gvtd driver_loads_after_gvtd
+        run_scenario systemd-driver-reload-keeps-ownership driver_reload_keeps_ownership
+        run_scenario systemd-removed-by-hand-back-within-2s removed_by_hand_back_within_2s
+        run_scenario systemd-oneshot-after-gvtd-sees-devices oneshot_after_gvtd_sees_devices
+        run_scenario systemd-burst-of-24-removals burst_of_24_removals
+    fi
+    journalctl -b -u gvtd.service --no-pager -o short-monotonic > "$RESULTS/gvtd.log" 2>&1 || true
+    touch "$RESULTS/done"
+}
+
+main
