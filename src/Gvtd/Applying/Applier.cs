@@ -16,10 +16,20 @@ public sealed class Applier(IKernel writer, TimeSpan writeTimeout, ILogger<Appli
     private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PlannedAction> _stuckRemoves = new(StringComparer.Ordinal);
 
+    private int _waiting;
+    private long _lastWaitEnded = Environment.TickCount64;
+
     /// <summary>Raised (on a pool thread) when a write that had timed out finally returns.</summary>
     public event Action<string>? LateWriteFinished;
 
     public bool IsBusy(string uuid) => _inFlight.ContainsKey(uuid);
+
+    /// <summary>
+    /// True while a pass waits on a write, or did within <paramref name="span"/>: that wait is bounded
+    /// by the write timeout, so a pass spending its time there is slow, not stuck (the watchdog rule).
+    /// </summary>
+    public bool WaitedOnWriteWithin(TimeSpan span) =>
+        Volatile.Read(ref _waiting) > 0 || Environment.TickCount64 - Volatile.Read(ref _lastWaitEnded) < (long)span.TotalMilliseconds;
 
     /// <summary>
     /// Removes that timed out and have not returned. Linux drops the bus/mdev/devices link before it
@@ -68,7 +78,16 @@ public sealed class Applier(IKernel writer, TimeSpan writeTimeout, ILogger<Appli
         _inFlight[action.Uuid] = write;
         try
         {
-            await write.WaitAsync(writeTimeout);
+            Interlocked.Increment(ref _waiting);
+            try
+            {
+                await write.WaitAsync(writeTimeout);
+            }
+            finally
+            {
+                Volatile.Write(ref _lastWaitEnded, Environment.TickCount64);
+                Interlocked.Decrement(ref _waiting);
+            }
             return null;
         }
         catch (TimeoutException)

@@ -82,7 +82,7 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             {
                 // Inside the guard: a failure while reading the files must not stop the loop either.
                 if (pending.Any(r => r.Reload)) desired.Reload();
-                result = await reconciler.RunPassAsync(Label(pending), pending.Any(r => r.Explicit));
+                result = await BeatingWhileWritesWaitAsync(reconciler.RunPassAsync(Label(pending), pending.Any(r => r.Explicit)));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -96,6 +96,21 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
 
             pending = await NextRequestsAsync(stop);
         }
+    }
+
+    /// <summary>
+    /// A pass with several writes stuck in the kernel (each waited on up to the write timeout) can
+    /// outlast the watchdog period; such a pass is slow, not stuck, so the beats go on while the
+    /// applier waits on writes. Anything else that holds a pass up for half a period is the loop
+    /// stuck, and then the beats stop and systemd restarts gvtd (the devices stay).
+    /// </summary>
+    private async Task<PassResult> BeatingWhileWritesWaitAsync(Task<PassResult> pass)
+    {
+        if (serviceManager.WatchdogInterval is not { } watchdog) return await pass;
+        var half = watchdog / 2;
+        while (await Task.WhenAny(pass, Task.Delay(half)) != pass)
+            if (applier.WaitedOnWriteWithin(half)) serviceManager.WatchdogBeat();
+        return await pass;
     }
 
     /// <summary>

@@ -11,10 +11,10 @@ namespace Gvtd.Systemd;
 /// wrappers). Sends READY=1/STOPPING=1 (through SystemdLifetime), STATUS= lines, and WATCHDOG=1 when
 /// WATCHDOG_USEC asks for it.
 /// </summary>
-public sealed class ServiceManager(ISystemdNotifier? notifier)
+public sealed class ServiceManager(ISystemdNotifier? notifier, TimeSpan? watchdogInterval)
 {
     /// <summary>How often the service manager wants to hear WATCHDOG=1, or null when it does not.</summary>
-    public TimeSpan? WatchdogInterval { get; } = ReadWatchdogInterval();
+    public TimeSpan? WatchdogInterval { get; } = watchdogInterval;
 
     public static void Register(IServiceCollection services)
     {
@@ -23,10 +23,10 @@ public sealed class ServiceManager(ISystemdNotifier? notifier)
             services.AddSingleton<ISystemdNotifier>(new ForgivingNotifier(new SystemdNotifier()));
             services.AddSingleton<IHostLifetime, SystemdLifetime>();
         }
-        services.AddSingleton(sp => new ServiceManager(sp.GetService<ISystemdNotifier>()));
+        services.AddSingleton(sp => new ServiceManager(sp.GetService<ISystemdNotifier>(), ReadWatchdogInterval()));
     }
 
-    /// <summary>Called from the reconcile loop only, so a stuck loop stops the beats and systemd notices.</summary>
+    /// <summary>Called from the reconcile loop only (see ReconcileWorker), so a stuck loop stops the beats and systemd notices.</summary>
     public void WatchdogBeat()
     {
         if (WatchdogInterval is not null) notifier?.Notify(new ServiceState("WATCHDOG=1"));

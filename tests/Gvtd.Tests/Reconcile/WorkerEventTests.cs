@@ -24,7 +24,7 @@ public sealed class WorkerEventTests : IAsyncLifetime
         _host = new SimulatedHost(_dir);
         _dir.Write(MainFile, "settings:\n  interval: 1h\nvgpus:\n" + string.Concat(Uuids.Select(u => VGpu(u, "i915-GVTg_V5_8", "00:02.0"))));
         _host.Reconciler.Changed += (_, result) => { if (result is not null) Interlocked.Increment(ref _passes); };
-        _worker = new ReconcileWorker(_host.Store, _host.Reconciler, _host.Applier, _host.Writer, new ServiceManager(null), NullLogger<ReconcileWorker>.Instance);
+        _worker = new ReconcileWorker(_host.Store, _host.Reconciler, _host.Applier, _host.Writer, new ServiceManager(null, null), NullLogger<ReconcileWorker>.Instance);
         await _worker.StartAsync(CancellationToken.None); // returns after the first pass
         Assert.Equal(Uuids.Order(), _host.Devices);
     }

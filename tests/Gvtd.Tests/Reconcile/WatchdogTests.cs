@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Gvtd.Reconcile;
+using Gvtd.Systemd;
+using Gvtd.Tests.Support;
+using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Logging.Abstractions;
+using static Gvtd.Tests.Support.Yaml;
+
+namespace Gvtd.Tests.Reconcile;
+
+/// <summary>
+/// The watchdog beats from the reconcile loop: through a long pass whose writes are stuck in the
+/// kernel (each bounded by the write timeout), and not at all while the loop itself is stuck.
+/// </summary>
+public sealed class WatchdogTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Watchdog = TimeSpan.FromMilliseconds(600);
+    private static readonly string[] Uuids = [.. Enumerable.Range(1, 6).Select(i => $"11111111-2222-3333-4444-5555555555c{i}")];
+    private readonly TempDir _dir = new();
+    private readonly Beats _beats = new();
+    private readonly ManualResetEventSlim _kernelLetsGo = new(false);
+    private SimulatedHost _host = null!;
+    private ReconcileWorker _worker = null!;
+
+    public async Task InitializeAsync()
+    {
+        // Each stuck remove is waited on for 250 ms: six of them make a pass of 1.5 s, longer than
+        // two watchdog periods.
+        _host = new SimulatedHost(_dir, writeTimeout: TimeSpan.FromMilliseconds(250));
+        _dir.Write(MainFile, "settings:\n  interval: 1h\nvgpus:\n" + string.Concat(Uuids.Select(u => VGpu(u, "i915-GVTg_V5_8", "00:02.0"))));
+        _worker = new ReconcileWorker(_host.Store, _host.Reconciler, _host.Applier, _host.Writer,
+            new ServiceManager(_beats, Watchdog), NullLogger<ReconcileWorker>.Instance);
+        await _worker.StartAsync(CancellationToken.None);
+        Assert.Equal(Uuids.Order(), _host.Devices);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _kernelLetsGo.Set();
+        await _worker.StopAsync(CancellationToken.None);
+        _worker.Dispose();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task APassOfStuckWrites_LongerThanTheWatchdogPeriod_KeepsTheBeatsComing()
+    {
+        _host.Writer.HeldRemoveGate = _kernelLetsGo; // every remove now blocks, as under a VM
+        _dir.Write(MainFile, "settings:\n  interval: 1h\nvgpus: []\n");
+        var watch = Stopwatch.StartNew();
+        var from = _beats.Count;
+
+        await _worker.RequestPassAsync("test", reload: true);
+
+        var took = watch.Elapsed;
+        Assert.True(took > Watchdog * 2, $"the pass took only {took.TotalMilliseconds:0} ms; the test needs one longer than the watchdog period");
+        var gaps = _beats.GapsSince(from, took);
+        Assert.True(gaps.Max() < Watchdog, $"a gap of {gaps.Max().TotalMilliseconds:0} ms between WATCHDOG=1 during a {took.TotalMilliseconds:0} ms pass (period {Watchdog.TotalMilliseconds:0} ms)");
+    }
+
+    [Fact]
+    public async Task ALoopStuckOutsideTheKernelWrites_StopsTheBeats()
+    {
+        using var stuck = new ManualResetEventSlim(false);
+        using var release = new ManualResetEventSlim(false);
+        _host.Reconciler.Changed += (_, result) =>
+        {
+            if (result is null) return;
+            stuck.Set();
+            release.Wait(); // a pass that never finishes, on the loop itself
+        };
+        var pass = _worker.RequestPassAsync("test", reload: false);
+        Assert.True(stuck.Wait(TimeSpan.FromSeconds(5)), "the pass did not start");
+        var from = _beats.Count;
+
+        Thread.Sleep(Watchdog * 3);
+
+        var beatsWhileStuck = _beats.Count - from;
+        release.Set();
+        await pass;
+        Assert.Equal(0, beatsWhileStuck);
+    }
+
+    /// <summary>What the service manager hears, with when.</summary>
+    private sealed class Beats : ISystemdNotifier
+    {
+        private readonly ConcurrentQueue<TimeSpan> _at = new();
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        public bool IsEnabled => true;
+
+        public int Count => _at.Count;
+
+        public void Notify(ServiceState state)
+        {
+            if (state.ToString() == "WATCHDOG=1") _at.Enqueue(_clock.Elapsed);
+        }
+
+        /// <summary>The gaps between beats from the one at index <paramref name="from"/> over the last <paramref name="span"/>, ends included.</summary>
+        public List<TimeSpan> GapsSince(int from, TimeSpan span)
+        {
+            var end = _clock.Elapsed;
+            var times = new List<TimeSpan> { end - span };
+            times.AddRange(_at.Skip(from));
+            times.Add(end);
+            return [.. times.Zip(times.Skip(1), (a, b) => b - a)];
+        }
+    }
+}
