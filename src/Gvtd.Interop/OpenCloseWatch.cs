@@ -22,6 +22,9 @@ public sealed unsafe partial class OpenCloseWatch : FdThread
     /// <summary>How many batches of events have arrived; a change of this number means "look again".</summary>
     public long Changes => Interlocked.Read(ref _changes);
 
+    /// <summary>Raised on the watch's own thread after each batch.</summary>
+    public event Action? Changed;
+
     /// <summary>Watches the directories that exist; null when none can be watched (then the caller must always rescan).</summary>
     public static OpenCloseWatch? TryStart(IEnumerable<string> directories)
     {
@@ -40,7 +43,9 @@ public sealed unsafe partial class OpenCloseWatch : FdThread
         var buffer = stackalloc byte[4096];
         var drained = false;
         while (Libc.read(Fd, buffer, 4096) > 0) drained = true;
-        if (drained) Interlocked.Increment(ref _changes);
+        if (!drained) return;
+        Interlocked.Increment(ref _changes);
+        Changed?.Invoke();
     }
 
     [LibraryImport(Lib)] private static partial int inotify_init1(int flags);

@@ -22,7 +22,7 @@ public sealed record DesiredVGpu(string Uuid, string Type, string Parent, string
 
 public sealed record Settings(TimeSpan Interval, PrunePolicy Prune)
 {
-    public static readonly Settings Default = new(TimeSpan.FromSeconds(60), PrunePolicy.Owned);
+    public static readonly Settings Default = new(TimeSpan.FromMinutes(5), PrunePolicy.Owned);
 }
 
 /// <summary>

@@ -9,12 +9,13 @@ namespace Gvtd.Reconcile;
 /// <summary>
 /// Decides when passes run: at start, on the kernel's uevents (a parent registering or going, a
 /// device added or removed), on request (D-Bus, SIGHUP, an edited file), when a stuck write finally
-/// returns, and every interval as a safety net. Requests that arrive during a pass are merged into
+/// returns, when a VM lets go of a device something waits on, when a failed change is due to be
+/// retried, and every interval as a safety net. Requests that arrive during a pass are merged into
 /// the next one, and everyone who asked gets that pass's result; a burst of uevents settles first,
 /// so 24 removals make one or two passes, not 24. Stopping never removes anything.
 /// </summary>
 public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconciler, Applying.Applier applier,
-    Sysfs.IKernel kernel, Systemd.ServiceManager serviceManager, ILogger<ReconcileWorker> logger) : BackgroundService
+    Sysfs.IKernel kernel, Sysfs.VfioUsers vfioUsers, Systemd.ServiceManager serviceManager, ILogger<ReconcileWorker> logger) : BackgroundService
 {
     private sealed record Request(string Why, bool Reload, bool Explicit, TaskCompletionSource<PassResult>? Done, bool Settle = false);
 
@@ -55,6 +56,13 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             if (e.MattersToGvtd)
                 _requests.Writer.TryWrite(new Request("uevent", Reload: false, Explicit: false, null, Settle: true));
         }, out var error);
+        // Opening or closing /dev/vfio sends no uevent; a device kept because a VM held it goes
+        // once the VM lets go, without waiting for the interval.
+        vfioUsers.OpenedOrClosed += () =>
+        {
+            if (reconciler.Current.Plan.Any(a => a.Blocked == BlockReason.InUse))
+                _requests.Writer.TryWrite(new Request("a VFIO user let go", Reload: false, Explicit: false, null, Settle: true));
+        };
         if (_uevents is null)
             logger.LogWarning("Not following the kernel's uevents ({Error}); a late driver or a device removed by hand is noticed at the next interval pass", error);
         await base.StartAsync(cancellationToken);
@@ -140,7 +148,11 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
     /// </summary>
     private async Task<List<Request>> NextRequestsAsync(CancellationToken stop)
     {
-        var dueAt = DateTime.UtcNow + reconciler.Current.Settings.Interval;
+        // A failed change due for its retry before the interval ends wakes the loop then.
+        var interval = reconciler.Current.Settings.Interval;
+        var untilRetry = reconciler.NextRetry;
+        var retry = untilRetry < interval;
+        var dueAt = DateTime.UtcNow + (retry ? untilRetry!.Value : interval);
         var taken = new List<Request>();
         while (taken.Count == 0 && !stop.IsCancellationRequested)
         {
@@ -155,7 +167,7 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             }
             catch (OperationCanceledException) when (!stop.IsCancellationRequested)
             {
-                if (DateTime.UtcNow >= dueAt) taken.Add(new Request("interval", Reload: false, Explicit: false, null));
+                if (DateTime.UtcNow >= dueAt) taken.Add(new Request(retry ? "retry" : "interval", Reload: false, Explicit: false, null));
             }
             catch (OperationCanceledException)
             {

@@ -30,6 +30,14 @@ public sealed class Reconciler(
     /// </summary>
     public event Action<StatusSnapshot, PassResult?>? Changed;
 
+    /// <summary>
+    /// How long until a change the last pass held back for its retry may be tried (zero if it may
+    /// now), or null when none waits. Only held-back changes count: a failure whose device is now
+    /// blocked for another reason (its parent went) must not wake the loop over and over.
+    /// </summary>
+    public TimeSpan? NextRetry => _current.Plan.Where(a => a.Blocked == BlockReason.RetryLater)
+        .Select(a => (TimeSpan?)(_backoff.Wait(a.Uuid) ?? TimeSpan.Zero)).Min();
+
     /// <summary>What the next pass would do, without doing it (failed changes still waiting to be retried show as blocked).</summary>
     public IReadOnlyList<PlannedAction> PlanNow() =>
         desired.Current is { } state ? WithBackoff(Planner.Plan(state, reader.Read(), ledger.Owned)) : [];

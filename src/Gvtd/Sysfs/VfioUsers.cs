@@ -20,6 +20,12 @@ public sealed class VfioUsers(string procRoot, string devRoot) : IDisposable
     private long _seenChanges;
     private Snapshot? _last;
 
+    /// <summary>
+    /// Raised (on the watch's thread) when some process opened or closed a file in /dev/vfio, which
+    /// includes a VM letting go of a device by exiting. Only while a watch is live.
+    /// </summary>
+    public event Action? OpenedOrClosed;
+
     public Snapshot Read(bool fresh = false)
     {
         var vfio = Path.Combine(devRoot, "vfio");
@@ -33,7 +39,11 @@ public sealed class VfioUsers(string procRoot, string devRoot) : IDisposable
             }
             else
             {
-                _watch ??= Interop.OpenCloseWatch.TryStart([vfio, Path.Combine(vfio, "devices")]);
+                if (_watch is null && Interop.OpenCloseWatch.TryStart([vfio, Path.Combine(vfio, "devices")]) is { } watch)
+                {
+                    watch.Changed += () => OpenedOrClosed?.Invoke();
+                    _watch = watch;
+                }
             }
             if (_watch is null)
                 return _last = Scan();

@@ -29,7 +29,7 @@ public sealed class WatchdogTests : IAsyncLifetime
         // two watchdog periods.
         _host = new SimulatedHost(_dir, writeTimeout: TimeSpan.FromMilliseconds(250));
         _dir.Write(MainFile, "settings:\n  interval: 1h\nvgpus:\n" + string.Concat(Uuids.Select(u => VGpu(u, "i915-GVTg_V5_8", "00:02.0"))));
-        _worker = new ReconcileWorker(_host.Store, _host.Reconciler, _host.Applier, _host.Writer,
+        _worker = new ReconcileWorker(_host.Store, _host.Reconciler, _host.Applier, _host.Writer, _host.VfioUsers,
             new ServiceManager(_beats, Watchdog), NullLogger<ReconcileWorker>.Instance);
         await _worker.StartAsync(CancellationToken.None);
         Assert.Equal(Uuids.Order(), _host.Devices);

@@ -22,7 +22,8 @@ public sealed class SimulatedHost
         Writer = new RecordingWriter(Core, Core.Root.MdevDevices);
         // An empty /proc: gvtd sees every process there is, and none holds a device.
         Directory.CreateDirectory(dir.Combine("proc"));
-        Reader = new SysfsReader(Core.Root, new VfioUsers(dir.Combine("proc"), dir.Combine("dev")));
+        VfioUsers = new VfioUsers(dir.Combine("proc"), dir.Combine("dev"));
+        Reader = new SysfsReader(Core.Root, VfioUsers);
         Store = new DesiredStateStore(Yaml.Loader(dir), NullLogger<DesiredStateStore>.Instance);
         Ledger = OwnershipLedger.Load(dir.Combine("state"), _ => { });
         Applier = new Applier(Writer, writeTimeout ?? TimeSpan.FromSeconds(5), NullLogger<Applier>.Instance);
@@ -34,6 +35,7 @@ public sealed class SimulatedHost
     public TempDir Dir { get; }
     public SimulatedMdevCore Core { get; }
     public RecordingWriter Writer { get; }
+    public VfioUsers VfioUsers { get; }
     public SysfsReader Reader { get; }
     public DesiredStateStore Store { get; }
     public OwnershipLedger Ledger { get; }
