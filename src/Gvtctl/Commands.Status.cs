@@ -13,6 +13,7 @@ internal static partial class Commands
         var state = Get(m, "State", "");
         var configError = Get(m, "ConfigError", "");
         var files = Get<List<string>>(m, "ConfigFiles", []);
+        var awaited = Get<List<string>>(m, "AwaitedParents", []);
         ulong intervalUs = Get(m, "Interval", 0UL), lastUs = Get(m, "LastReconcile", 0UL);
         uint desired = Get(m, "Desired", 0u), active = Get(m, "Active", 0u), failed = Get(m, "Failed", 0u);
         DateTimeOffset? last = lastUs == 0 ? null : DateTimeOffset.UnixEpoch.AddTicks((long)lastUs * TimeSpan.TicksPerMicrosecond);
@@ -36,6 +37,9 @@ internal static partial class Commands
                 w.WriteNumber("desired", desired);
                 w.WriteNumber("active", active);
                 w.WriteNumber("failed", failed);
+                w.WriteStartArray("awaitedParents");
+                foreach (var p in awaited) w.WriteStringValue(p);
+                w.WriteEndArray();
                 w.WriteBoolean("allActive", allActive);
                 w.WriteEndObject();
             });
@@ -51,6 +55,8 @@ internal static partial class Commands
         o.WriteLine($"  last pass:  {(last is { } t ? $"{t.ToLocalTime():yyyy-MM-dd HH:mm:ss} ({Ago(DateTimeOffset.UtcNow - t)})" : "none yet")}");
         o.WriteLine($"  interval:   {Durations.Format(TimeSpan.FromTicks((long)intervalUs * TimeSpan.TicksPerMicrosecond))}, prune {Get(m, "Prune", "")}");
         o.WriteLine($"  vGPUs:      {desired} declared, {active} active, {failed} failed");
+        foreach (var parent in awaited)
+            o.WriteLine($"  waiting:    parent {parent}: driver not loaded (its vGPUs are made as soon as it registers)");
         if (!allActive)
             o.WriteLine(configError.Length > 0
                 ? "The config is invalid; the last valid state stays in force. Fix the file, then: gvtctl reload"

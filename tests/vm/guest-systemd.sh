@@ -64,6 +64,9 @@ driver_loads_after_gvtd() {
     systemctl reload gvtd.service
     wait_until 10 "STATUS= says gvtd waits for mtty" eval '[[ "$(status_text)" == *"waiting for parent mtty"* ]]'
     echo "status while waiting: $(status_text)"
+    [ "$(busctl --json=short get-property "${MANAGER[@]}" AwaitedParents | jq -c .data)" = '["mtty"]' ] \
+        || fail "AwaitedParents on D-Bus is $(busctl get-property "${MANAGER[@]}" AwaitedParents), want mtty"
+    gvtctl status | grep -q "waiting:    parent mtty: driver not loaded" || fail "gvtctl status does not say it waits for mtty: $(gvtctl status)"
     insmod "$MTTY_KO"
     took=$(ms_until 2 "both exist after the driver loaded" eval "device_exists $A && device_exists $B")
     echo "after insmod: both declared devices in $took ms"

@@ -121,5 +121,7 @@ internal sealed class ManagerObject(ManagerCommands commands, Authorizer authori
         PropertyTable<StatusSnapshot>.UInt64("LastReconcile", s => s.LastReconcile is { } t ? Microseconds(t - DateTimeOffset.UnixEpoch) : 0UL),
         PropertyTable<StatusSnapshot>.UInt32("Desired", s => (uint)s.Desired),
         PropertyTable<StatusSnapshot>.UInt32("Active", s => (uint)s.Active),
-        PropertyTable<StatusSnapshot>.UInt32("Failed", s => (uint)s.Failed));
+        PropertyTable<StatusSnapshot>.UInt32("Failed", s => (uint)s.Failed),
+        PropertyTable<StatusSnapshot>.Strings("AwaitedParents", s => s.AwaitedParents),
+        PropertyTable<StatusSnapshot>.String("StatusText", s => s.Summary));
 }

@@ -131,16 +131,7 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
         return string.Join(", ", (explicitOnes.Count > 0 ? explicitOnes : pending).Select(r => r.Why).Distinct());
     }
 
-    private void ReportStatus()
-    {
-        var now = reconciler.Current;
-        var waiting = now.Plan.Where(a => a.Blocked == BlockReason.ParentAbsent).Select(a => a.Parent).Distinct().Order(StringComparer.Ordinal).ToList();
-        serviceManager.Status((now.ConfigError.Length > 0
-            ? $"Invalid desired state, keeping the last valid one; {now.Active} of {now.Desired} vGPUs active"
-            : $"{now.Active} of {now.Desired} vGPUs active" + (now.Failed > 0 ? $", {now.Failed} failed" : ""))
-            + (waiting.Count > 0 ? $"; waiting for parent {string.Join(", ", waiting)}: driver not loaded" : "")
-            + (now.LedgerError.Length > 0 ? $"; ledger not saved: {now.LedgerError}" : ""));
-    }
+    private void ReportStatus() => serviceManager.Status(reconciler.Current.Summary);
 
     /// <summary>
     /// Waits for requests or the interval, then takes everything queued so far. Wakes at least every

@@ -38,6 +38,24 @@ public sealed record StatusSnapshot(
     public int Desired => VGpus.Count(v => v.Declared);
     public int Active => VGpus.Count(v => v.Declared && v.State == VGpuState.Active);
     public int Failed => VGpus.Count(v => v.State == VGpuState.Failed);
+
+    /// <summary>Parents that declared vGPUs wait for: not registered with the mdev core (driver not loaded).</summary>
+    public IReadOnlyList<string> AwaitedParents =>
+        Plan.Where(a => a.Blocked == BlockReason.ParentAbsent).Select(a => a.Parent).Distinct().Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The one line `systemctl status gvtd` shows (STATUS=) and the Manager's StatusText.</summary>
+    public string Summary
+    {
+        get
+        {
+            var awaited = AwaitedParents;
+            return (ConfigError.Length > 0
+                    ? $"Invalid desired state, keeping the last valid one; {Active} of {Desired} vGPUs active"
+                    : $"{Active} of {Desired} vGPUs active" + (Failed > 0 ? $", {Failed} failed" : ""))
+                + (awaited.Count > 0 ? $"; waiting for parent {string.Join(", ", awaited)}: driver not loaded" : "")
+                + (LedgerError.Length > 0 ? $"; ledger not saved: {LedgerError}" : "");
+        }
+    }
 }
 
 /// <summary>The counts a pass reports (Reconcile() and the ReconcileFinished signal).</summary>

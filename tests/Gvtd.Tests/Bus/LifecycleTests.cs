@@ -59,6 +59,9 @@ public sealed class LifecycleTests(SystemBusFixture bus)
         Assert.True(notify.WaitFor(m => m == "READY=1", TimeSpan.FromSeconds(10)), "no READY=1");
         Assert.True(notify.WaitFor(m => m == "STATUS=1 of 2 vGPUs active; waiting for parent 0000:00:03.0: driver not loaded", TimeSpan.FromSeconds(5)),
             string.Join(", ", notify.Messages.Select(m => m.Message)));
+        // D-Bus says the same: the line, and which parents, for tools to read.
+        Assert.Equal("1 of 2 vGPUs active; waiting for parent 0000:00:03.0: driver not loaded", gvtd.Property("StatusText"));
+        Assert.Equal("[\"0000:00:03.0\"]", gvtd.Property("AwaitedParents"));
     }
 
     [Fact]

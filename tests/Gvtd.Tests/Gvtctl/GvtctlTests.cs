@@ -55,6 +55,21 @@ public sealed class GvtctlTests(SystemBusFixture bus)
         Assert.Equal(4, json.ExitCode);
         Assert.False(json.Json().GetProperty("allActive").GetBoolean());
         Assert.Equal(1, json.Json().GetProperty("active").GetInt32());
+        Assert.Empty(json.Json().GetProperty("awaitedParents").EnumerateArray());
+    }
+
+    [Fact]
+    public void Status_WithAParentNotRegistered_SaysWhatItWaitsFor()
+    {
+        var yaml = Of((A, "i915-GVTg_V5_4")) + $"  - uuid: {B}\n    type: i915-GVTg_V5_8\n    parent: \"0000:00:03.0\"\n";
+        using var gvtd = GvtdProcess.Start(bus.Address, yaml);
+
+        var text = Gvtctl("status");
+        var json = Gvtctl("status", "--json");
+
+        Assert.Equal(4, text.ExitCode);
+        Assert.Contains("waiting:    parent 0000:00:03.0: driver not loaded", text.Stdout);
+        Assert.Equal(["0000:00:03.0"], json.Json().GetProperty("awaitedParents").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Fact]
