@@ -14,6 +14,9 @@ internal static partial class Commands
         var configError = Get(m, "ConfigError", "");
         var files = Get<List<string>>(m, "ConfigFiles", []);
         var awaited = Get<List<string>>(m, "AwaitedParents", []);
+        var setAside = Get<List<string>>(m, "SetAside", []);
+        string sleep = Get(m, "Sleep", ""), sleepState = Get(m, "SleepState", "");
+        var inhibitor = Get(m, "SleepInhibitor", false);
         ulong intervalUs = Get(m, "Interval", 0UL), lastUs = Get(m, "LastReconcile", 0UL);
         uint desired = Get(m, "Desired", 0u), active = Get(m, "Active", 0u), failed = Get(m, "Failed", 0u);
         DateTimeOffset? last = lastUs == 0 ? null : DateTimeOffset.UnixEpoch.AddTicks((long)lastUs * TimeSpan.TicksPerMicrosecond);
@@ -40,6 +43,14 @@ internal static partial class Commands
                 w.WriteStartArray("awaitedParents");
                 foreach (var p in awaited) w.WriteStringValue(p);
                 w.WriteEndArray();
+                w.WriteStartObject("sleep");
+                w.WriteString("setting", sleep);
+                w.WriteString("state", sleepState);
+                w.WriteBoolean("inhibitorHeld", inhibitor);
+                w.WriteStartArray("setAside");
+                foreach (var u in setAside) w.WriteStringValue(u);
+                w.WriteEndArray();
+                w.WriteEndObject();
                 w.WriteBoolean("allActive", allActive);
                 w.WriteEndObject();
             });
@@ -55,6 +66,7 @@ internal static partial class Commands
         o.WriteLine($"  last pass:  {(last is { } t ? $"{t.ToLocalTime():yyyy-MM-dd HH:mm:ss} ({Ago(DateTimeOffset.UtcNow - t)})" : "none yet")}");
         o.WriteLine($"  interval:   {Durations.Format(TimeSpan.FromTicks((long)intervalUs * TimeSpan.TicksPerMicrosecond))}, prune {Get(m, "Prune", "")}");
         o.WriteLine($"  vGPUs:      {desired} declared, {active} active, {failed} failed");
+        o.WriteLine($"  sleep:      {sleep}; {SleepLine(sleepState, inhibitor, setAside)}");
         foreach (var parent in awaited)
             o.WriteLine($"  waiting:    parent {parent}: driver not loaded (its vGPUs are made as soon as it registers)");
         if (!allActive)
@@ -63,6 +75,13 @@ internal static partial class Commands
                 : $"{desired - Math.Min(active, desired)} of {desired} declared vGPU(s) not active: gvtctl plan shows why");
         return allActive ? ExitCodes.Ok : ExitCodes.NotAllActive;
     }
+
+    private static string SleepLine(string state, bool inhibitor, List<string> setAside) => state switch
+    {
+        "unavailable" => "not followed (no systemd-logind on the bus)",
+        "awake" => inhibitor ? "awake, holding a sleep delay inhibitor" : "awake",
+        _ => $"{state}, {setAside.Count} vGPU(s) set aside" + (setAside.Count > 0 ? $": {string.Join(", ", setAside)}" : ""),
+    };
 
     private static string Ago(TimeSpan t) =>
         t.TotalSeconds < 1 ? "just now"

@@ -65,9 +65,11 @@ internal static class Program
         // Started in this order: the bus name is taken and the files are watched before the first
         // pass runs (an edit made meanwhile queues another pass); the worker's start returns once
         // that pass is done, and only then does systemd hear READY=1.
-        builder.Services.AddHostedService<BusService>();
+        builder.Services.AddSingleton<BusService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BusService>());
         builder.Services.AddHostedService<DesiredStateWatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ReconcileWorker>());
+        builder.Services.AddHostedService<Sleep.SleepCoordinator>();
         return builder.Build();
     }
 

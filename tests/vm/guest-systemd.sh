@@ -131,6 +131,18 @@ burst_of_24_removals() {
     write_config "$A:mtty-1"
 }
 
+# gvtd holds a sleep delay inhibitor from the real systemd-logind while it has vGPUs of its own.
+inhibitor_listed() {
+    wait_until 10 "$A exists" device_exists "$A"
+    wait_until 10 "gvtd reports its inhibitor" eval '[ "$(busctl --json=short get-property "${MANAGER[@]}" SleepInhibitor | jq -r .data)" = true ]'
+    systemd-inhibit --list --no-pager
+    systemd-inhibit --list --no-pager | grep "gvtd (virtual GPUs)" | grep -q "sleep" \
+        || fail "systemd-inhibit --list does not show gvtd's sleep inhibitor"
+    systemd-inhibit --list --no-pager | grep "gvtd (virtual GPUs)" | grep -q "delay" \
+        || fail "gvtd's inhibitor is not a delay inhibitor"
+    [ "$(busctl --json=short get-property "${MANAGER[@]}" SleepState | jq -r .data)" = awake ] || fail "SleepState is not awake"
+}
+
 main() {
     mkdir -p "$WORK"
     : > "$RESULTS/results.txt"
@@ -146,6 +158,7 @@ main() {
         run_scenario systemd-removed-by-hand-back-within-2s removed_by_hand_back_within_2s
         run_scenario systemd-oneshot-after-gvtd-sees-devices oneshot_after_gvtd_sees_devices
         run_scenario systemd-burst-of-24-removals burst_of_24_removals
+        run_scenario systemd-sleep-inhibitor-listed inhibitor_listed
     fi
     journalctl -b -u gvtd.service --no-pager -o short-monotonic > "$RESULTS/gvtd.log" 2>&1 || true
     touch "$RESULTS/done"

@@ -20,6 +20,9 @@ internal sealed class BusService(GvtdOptions options, Reconciler reconciler, Man
     private DBusConnection? _bus;
     private volatile bool _stopping;
 
+    /// <summary>The bus connection once started, for gvtd's own calls to other services (logind); null without D-Bus.</summary>
+    public DBusConnection? Connection => _bus;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (options.Bus == BusChoice.None) return;

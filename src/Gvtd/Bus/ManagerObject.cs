@@ -123,5 +123,9 @@ internal sealed class ManagerObject(ManagerCommands commands, Authorizer authori
         PropertyTable<StatusSnapshot>.UInt32("Active", s => (uint)s.Active),
         PropertyTable<StatusSnapshot>.UInt32("Failed", s => (uint)s.Failed),
         PropertyTable<StatusSnapshot>.Strings("AwaitedParents", s => s.AwaitedParents),
-        PropertyTable<StatusSnapshot>.String("StatusText", s => s.Summary));
+        PropertyTable<StatusSnapshot>.String("StatusText", s => s.Summary),
+        PropertyTable<StatusSnapshot>.String("Sleep", s => DesiredState.Settings.SleepName(s.Settings.Sleep)),
+        PropertyTable<StatusSnapshot>.String("SleepState", s => s.Sleep.State),
+        PropertyTable<StatusSnapshot>.Bool("SleepInhibitor", s => s.Sleep.InhibitorHeld),
+        PropertyTable<StatusSnapshot>.Strings("SetAside", s => s.Sleep.SetAside));
 }

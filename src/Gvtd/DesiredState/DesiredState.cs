@@ -20,9 +20,25 @@ public sealed record SourceLocation(string File, int Line, int Column)
 /// <summary>One vGPU the user wants to exist. Uuid and Parent are normalised.</summary>
 public sealed record DesiredVGpu(string Uuid, string Type, string Parent, string? Name, SourceLocation Source);
 
-public sealed record Settings(TimeSpan Interval, PrunePolicy Prune)
+/// <summary>What gvtd does with its vGPUs when the machine is about to sleep.</summary>
+public enum SleepPolicy
+{
+    /// <summary>
+    /// Remove the vGPUs gvtd created that no VM holds, and recreate them on resume: a GVT-g host
+    /// cannot suspend while any vGPU exists.
+    /// </summary>
+    RemoveIdle,
+
+    /// <summary>Leave every vGPU in place (for drivers that suspend with vGPUs, such as NVIDIA's).</summary>
+    Keep,
+}
+
+public sealed record Settings(TimeSpan Interval, PrunePolicy Prune, SleepPolicy Sleep = SleepPolicy.RemoveIdle)
 {
     public static readonly Settings Default = new(TimeSpan.FromMinutes(5), PrunePolicy.Owned);
+
+    /// <summary>The setting as the file spells it.</summary>
+    public static string SleepName(SleepPolicy sleep) => sleep == SleepPolicy.Keep ? "keep" : "remove-idle";
 }
 
 /// <summary>

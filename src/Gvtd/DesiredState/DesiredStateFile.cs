@@ -20,7 +20,7 @@ public sealed record DesiredStateFileContent(Settings? Settings, IReadOnlyList<D
 public static class DesiredStateFile
 {
     private static readonly string[] TopLevelKeys = ["settings", "vgpus"];
-    private static readonly string[] SettingsKeys = ["interval", "prune"];
+    private static readonly string[] SettingsKeys = ["interval", "prune", "sleep"];
     private static readonly string[] VGpuKeys = ["uuid", "type", "parent", "name"];
 
     /// <summary>
@@ -163,7 +163,7 @@ public static class DesiredStateFile
         if (IsNull(node)) return result;
         if (node is not YamlMappingNode map)
         {
-            errors.Add(new(At(path, node.Start), "'settings' must be a mapping (interval, prune)"));
+            errors.Add(new(At(path, node.Start), "'settings' must be a mapping (interval, prune, sleep)"));
             return result;
         }
         foreach (var (key, value) in Entries(path, map, SettingsKeys, errors))
@@ -174,6 +174,12 @@ public static class DesiredStateFile
             {
                 if (Durations.TryParse(text, out var interval, out var error)) result = result with { Interval = interval };
                 else errors.Add(new(At(path, value.Start), "interval: " + error));
+            }
+            else if (key.Value == "sleep")
+            {
+                SleepPolicy? sleep = text switch { "remove-idle" => SleepPolicy.RemoveIdle, "keep" => SleepPolicy.Keep, _ => null };
+                if (sleep is { } s) result = result with { Sleep = s };
+                else errors.Add(new(At(path, value.Start), $"sleep: {UserText.Quote(text)} is not one of remove-idle, keep"));
             }
             else
             {

@@ -9,9 +9,12 @@ namespace Gvtd.Planning;
 /// </summary>
 public static class Planner
 {
+    /// <param name="asleep">The machine is about to sleep or sleeping (logind's PrepareForSleep).</param>
     public static IReadOnlyList<PlannedAction> Plan(
-        DesiredStateSnapshot desired, ObservedState observed, IReadOnlySet<string> owned)
+        DesiredStateSnapshot desired, ObservedState observed, IReadOnlySet<string> owned, bool asleep = false)
     {
+        if (asleep && desired.Settings.Sleep == SleepPolicy.RemoveIdle)
+            return InWriteOrder(PlanAside(desired, observed, owned));
         var prune = desired.Settings.Prune;
         var actions = new List<PlannedAction>();
         var capacity = new Capacity();
@@ -34,12 +37,39 @@ public static class Planner
         foreach (var want in desired.VGpus.Where(w => !observed.Devices.ContainsKey(w.Uuid)))
             actions.Add(PlanCreate(want, observed, capacity));
 
-        // The applier writes in this order; the capacity rules above rely on it.
-        return actions
-            .OrderBy(a => Order(a.Kind))
-            .ThenBy(a => a.Parent, StringComparer.Ordinal)
-            .ThenBy(a => a.Uuid, StringComparer.Ordinal)
-            .ToList();
+        return InWriteOrder(actions);
+    }
+
+    /// <summary>The applier writes in this order; the capacity rules rely on it.</summary>
+    private static List<PlannedAction> InWriteOrder(List<PlannedAction> actions) => actions
+        .OrderBy(a => Order(a.Kind))
+        .ThenBy(a => a.Parent, StringComparer.Ordinal)
+        .ThenBy(a => a.Uuid, StringComparer.Ordinal)
+        .ToList();
+
+    /// <summary>
+    /// Around sleep (settings.sleep: remove-idle): what gvtd created and no VM holds steps aside, as a
+    /// GVT-g host cannot suspend while a vGPU exists; the declared ones come back once the machine
+    /// is awake (the next ordinary plan). A device a VM holds, or whose use gvtd cannot see, stays,
+    /// as always; what gvtd did not create is never touched.
+    /// </summary>
+    private static List<PlannedAction> PlanAside(DesiredStateSnapshot desired, ObservedState observed, IReadOnlySet<string> owned)
+    {
+        var actions = new List<PlannedAction>();
+        var declared = desired.VGpus.ToDictionary(v => v.Uuid, StringComparer.Ordinal);
+        foreach (var have in observed.Devices.Values)
+        {
+            var want = declared.GetValueOrDefault(have.Uuid);
+            if (!owned.Contains(have.Uuid))
+                actions.Add(new(ActionKind.Ignore, have.Uuid, have.Type, have.Parent, "not created by gvtd, so it stays through sleep", want, have));
+            else if (have.InUse)
+                actions.Add(new(ActionKind.Keep, have.Uuid, have.Type, have.Parent, $"{Holder(have)}, so it stays through sleep; the suspend may fail because of it", want, have, BlockReason.InUse));
+            else
+                actions.Add(new(ActionKind.Remove, have.Uuid, have.Type, have.Parent, "set aside for sleep (settings.sleep: remove-idle); recreated on resume", want, have));
+        }
+        foreach (var want in desired.VGpus.Where(w => !observed.Devices.ContainsKey(w.Uuid)))
+            actions.Add(new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent, "set aside while the machine sleeps; recreated on resume", want, Blocked: BlockReason.Asleep));
+        return actions;
     }
 
     private static PlannedAction PlanCreate(DesiredVGpu want, ObservedState observed, Capacity capacity)

@@ -38,6 +38,23 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
         return done.Task;
     }
 
+    /// <summary>
+    /// The machine is about to sleep: from now on passes set vGPUs aside (settings.sleep), and this
+    /// one does it now. Completes with that pass's result.
+    /// </summary>
+    public Task<PassResult> StepAsideAsync()
+    {
+        reconciler.Asleep = true;
+        return RequestPassAsync("preparing for sleep", reload: false);
+    }
+
+    /// <summary>The machine woke up: what was set aside comes back in this pass.</summary>
+    public Task<PassResult> ResumeAsync()
+    {
+        reconciler.Asleep = false;
+        return RequestPassAsync("resume", reload: false);
+    }
+
     /// <summary>Fire-and-forget form for signals and file watches.</summary>
     public void Trigger(string why, bool reload, bool isExplicit) =>
         _requests.Writer.TryWrite(new Request(why, reload, isExplicit, null));

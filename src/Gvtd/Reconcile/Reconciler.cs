@@ -21,8 +21,30 @@ public sealed class Reconciler(
     private Dictionary<string, (VGpuState, string)> _lastLogged = new(StringComparer.Ordinal);
     private string _lastLedgerError = "";
     private volatile StatusSnapshot _current = StatusSnapshot.Initial;
+    // The sleep cycle's part of the snapshot: the state and inhibitor come from the sleep
+    // coordinator's thread, so every change of _current goes through Update().
+    private readonly object _publishing = new();
+    private SleepStatus _sleep = SleepStatus.Unavailable;
+    private readonly SortedSet<string> _setAside = new(StringComparer.Ordinal);
 
     public StatusSnapshot Current => _current;
+
+    /// <summary>
+    /// The machine is about to sleep, or sleeping (set by the worker around logind's
+    /// PrepareForSleep): passes plan to set vGPUs aside (settings.sleep) instead of creating them.
+    /// </summary>
+    public volatile bool Asleep;
+
+    /// <summary>The sleep coordinator's side of the status: where the cycle is, and whether it holds the inhibitor.</summary>
+    public void SetSleep(string state, bool inhibitorHeld)
+    {
+        lock (_publishing)
+        {
+            _sleep = _sleep with { State = state, InhibitorHeld = inhibitorHeld };
+            _current = _current with { SleepOrNull = _sleep };
+        }
+        Changed?.Invoke(_current, null);
+    }
 
     /// <summary>
     /// Raised on the worker's thread when the snapshot changes: as a pass starts (result null) and
@@ -40,7 +62,7 @@ public sealed class Reconciler(
 
     /// <summary>What the next pass would do, without doing it (failed changes still waiting to be retried show as blocked).</summary>
     public IReadOnlyList<PlannedAction> PlanNow() =>
-        desired.Current is { } state ? WithBackoff(Planner.Plan(state, reader.Read(), ledger.Owned)) : [];
+        desired.Current is { } state ? WithBackoff(Planner.Plan(state, reader.Read(), ledger.Owned, Asleep)) : [];
 
     public async Task<PassResult> RunPassAsync(string trigger, bool explicitRequest)
     {
@@ -55,7 +77,7 @@ public sealed class Reconciler(
         }
 
         if (explicitRequest) _backoff.ResetDelays();
-        _current = _current with { State = DaemonState.Reconciling };
+        Update(s => s with { State = DaemonState.Reconciling });
         Changed?.Invoke(_current, null);
         try
         {
@@ -64,7 +86,7 @@ public sealed class Reconciler(
         catch
         {
             // A bug, not bad input (the worker logs it): the status must not stay "reconciling".
-            _current = _current with { State = DaemonState.Degraded };
+            Update(s => s with { State = DaemonState.Degraded });
             Changed?.Invoke(_current, null);
             throw;
         }
@@ -72,6 +94,7 @@ public sealed class Reconciler(
 
     private async Task<PassResult> RunPassAsync(string trigger, DesiredStateView view, DesiredStateSnapshot state)
     {
+        var asleep = Asleep; // one answer for the whole pass
         var observed = reader.Read();
         foreach (var warning in observed.Warnings) logger.LogWarning("sysfs: {Warning}", warning);
         // Creates a crash interrupted are settled by whether their device exists; a ledger the disk
@@ -82,12 +105,12 @@ public sealed class Reconciler(
         var outcomes = new List<ApplyOutcome>();
         for (var round = 1; ; round++)
         {
-            var plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned));
+            var plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned, asleep));
             if (plan.Any(a => a.Kind is ActionKind.Remove or ActionKind.Recreate))
             {
                 // About to destroy something: decide on a fresh look at who holds what, not a cached one.
                 observed = reader.Read(freshUsers: true);
-                plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned));
+                plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned, asleep));
             }
             if (!plan.Any(a => a.ChangesSomething)) break;
             // Recorded before the kernel is asked, so a crash during the writes loses no ownership.
@@ -105,7 +128,14 @@ public sealed class Reconciler(
 
         var after = observed;
         ForgetStale(state, after);
-        var nextPlan = WithBackoff(Planner.Plan(state, after, ledger.Owned));
+        var nextPlan = WithBackoff(Planner.Plan(state, after, ledger.Owned, asleep));
+        // What this pass set aside for sleep is what resume brings back; once awake, the list ends.
+        lock (_publishing)
+        {
+            if (asleep) _setAside.UnionWith(outcomes.Where(o => o.Kind == OutcomeKind.Removed).Select(o => o.Action.Uuid));
+            else _setAside.Clear();
+            _sleep = _sleep with { SetAside = [.. _setAside] };
+        }
         var result = new PassResult(
             outcomes.Count(o => o.Kind == OutcomeKind.Created),
             outcomes.Count(o => o.Kind == OutcomeKind.Removed),
@@ -166,7 +196,10 @@ public sealed class Reconciler(
     {
         var vgpus = WithStuckRemoves(StatusBuilder.Build(plan, observed.Parents, ledger.Owned, _backoff.LastError, applier.IsBusy));
         LogLedger();
-        var degraded = view.Error.Length > 0 || ledger.SaveError.Length > 0 || vgpus.Any(v => v.Declared && v.State != VGpuState.Active);
+        // A vGPU set aside for sleep is where it should be.
+        var aside = plan.Where(a => a.Blocked == BlockReason.Asleep).Select(a => a.Uuid).ToHashSet(StringComparer.Ordinal);
+        var degraded = view.Error.Length > 0 || ledger.SaveError.Length > 0
+            || vgpus.Any(v => v.Declared && v.State != VGpuState.Active && !aside.Contains(v.Uuid));
         var snapshot = new StatusSnapshot(
             degraded ? DaemonState.Degraded : daemonState,
             view.Error,
@@ -177,8 +210,13 @@ public sealed class Reconciler(
             observed.Parents,
             plan,
             ledger.SaveError);
-        _current = snapshot;
+        lock (_publishing) _current = snapshot = snapshot with { SleepOrNull = _sleep };
         return snapshot;
+    }
+
+    private void Update(Func<StatusSnapshot, StatusSnapshot> change)
+    {
+        lock (_publishing) _current = change(_current);
     }
 
     /// <summary>

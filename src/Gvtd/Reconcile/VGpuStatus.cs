@@ -30,8 +30,11 @@ public sealed record StatusSnapshot(
     IReadOnlyList<VGpuStatus> VGpus,
     IReadOnlyDictionary<string, MdevParent> Parents,
     IReadOnlyList<PlannedAction> Plan,
-    string LedgerError = "")
+    string LedgerError = "",
+    SleepStatus? SleepOrNull = null)
 {
+    public SleepStatus Sleep => SleepOrNull ?? SleepStatus.Unavailable;
+
     public static readonly StatusSnapshot Initial = new(DaemonState.Starting, "", [], Settings.Default, null, [],
         new Dictionary<string, MdevParent>(), []);
 
@@ -56,6 +59,16 @@ public sealed record StatusSnapshot(
                 + (LedgerError.Length > 0 ? $"; ledger not saved: {LedgerError}" : "");
         }
     }
+}
+
+/// <summary>
+/// Where gvtd is in the machine's sleep cycle: unavailable (no logind on the bus), awake, preparing
+/// (stepping aside before a suspend), asleep, or resuming; whether it holds logind's delay
+/// inhibitor; and which vGPUs it removed for sleep and will recreate on resume.
+/// </summary>
+public sealed record SleepStatus(string State, bool InhibitorHeld, IReadOnlyList<string> SetAside)
+{
+    public static readonly SleepStatus Unavailable = new("unavailable", false, []);
 }
 
 /// <summary>The counts a pass reports (Reconcile() and the ReconcileFinished signal).</summary>

@@ -35,7 +35,8 @@ public sealed class GvtdProcess : IDisposable
     }
 
     /// <summary>Starts gvtd with the given main file and waits until its first pass is published.</summary>
-    public static GvtdProcess Start(string busAddress, string yaml, string? dir = null, IDictionary<string, string>? environment = null)
+    public static GvtdProcess Start(string busAddress, string yaml, string? dir = null, IDictionary<string, string>? environment = null,
+        IEnumerable<string>? extraArguments = null)
     {
         dir ??= Directory.CreateTempSubdirectory("gvtd-daemon-").FullName;
         Directory.CreateDirectory(Path.Combine(dir, "etc"));
@@ -48,6 +49,7 @@ public sealed class GvtdProcess : IDisposable
             "--state-dir", Path.Combine(dir, "state"),
             "--runtime-dir", Path.Combine(dir, "run"),
             "--sysfs-root", Path.Combine(dir, "sys"),
+            .. extraArguments ?? [],
         ])
         {
             RedirectStandardOutput = true,

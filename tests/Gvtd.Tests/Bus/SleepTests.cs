@@ -1,0 +1,153 @@
+using Gvtd.Tests.Support;
+using Tmds.DBus.Protocol;
+using static Gvtd.Tests.Bus.Yaml;
+
+namespace Gvtd.Tests.Bus;
+
+/// <summary>
+/// Sleep on a GVT-g laptop, with a stand-in logind on the private bus driving whole cycles: gvtd
+/// holds a delay inhibitor while it has vGPUs, sets the idle ones aside before it lets go of it,
+/// and brings the same vGPUs back on resume. A real suspend cannot run here (see the README).
+/// </summary>
+[Collection(SystemBusCollection.Name)]
+public sealed class SleepTests(SystemBusFixture bus)
+{
+    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(10);
+
+    private static bool Exists(GvtdProcess gvtd, string uuid) => Directory.Exists(Path.Combine(gvtd.SysfsRoot, "bus", "mdev", "devices", uuid));
+
+    private static string TypeOf(GvtdProcess gvtd, string uuid) =>
+        System.IO.Path.GetFileName(new DirectoryInfo(Path.Combine(gvtd.SysfsRoot, "bus", "mdev", "devices", uuid, "mdev_type")).LinkTarget!);
+
+    private static FakeLogind.Inhibitor HeldInhibitor(FakeLogind logind)
+    {
+        var deadline = DateTime.UtcNow + Soon;
+        while (logind.Inhibitors.Count(i => i.IsHeld) != 1)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"gvtd holds {logind.Inhibitors.Count(i => i.IsHeld)} inhibitors, want 1");
+            Thread.Sleep(20);
+        }
+        return logind.Inhibitors.Single(i => i.IsHeld);
+    }
+
+    [Fact]
+    public async Task AFullCycle_SetsIdleVGpusAsideBeforeLettingGo_AndBringsTheSameOnesBack()
+    {
+        using var logind = new FakeLogind(bus.Address);
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
+        var before = new[] { A, B }.Select(u => (u, TypeOf(gvtd, u))).ToList();
+
+        var first = HeldInhibitor(logind);
+        Assert.Equal(("sleep", "delay"), (first.What, first.Mode));
+        Assert.Contains("gvtd", first.Who);
+        Assert.Contains("suspend", first.Why);
+        gvtd.WaitUntil(() => gvtd.Property("SleepInhibitor") == "True", Soon);
+        Assert.Equal("awake", gvtd.Property("SleepState"));
+
+        // What exists the moment the inhibitor is let go is what the suspend finds.
+        logind.OnRelease = () => new[] { A, B }.Where(u => Exists(gvtd, u)).ToList();
+        logind.PrepareForSleep(true);
+        var leftAtRelease = (List<string>)(await first.Released.Task.WaitAsync(Soon))!;
+
+        Assert.Empty(leftAtRelease);
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep", Soon);
+        Assert.Equal($"[\"{A}\",\"{B}\"]", gvtd.Property("SetAside"));
+        Assert.Equal("False", gvtd.Property("SleepInhibitor"));
+        Assert.NotEqual("degraded", gvtd.Property("State"));
+
+        logind.PrepareForSleep(false);
+
+        gvtd.WaitUntil(() => Exists(gvtd, A) && Exists(gvtd, B), Soon);
+        Assert.Equal(before, new[] { A, B }.Select(u => (u, TypeOf(gvtd, u))).ToList());
+        var second = HeldInhibitor(logind);
+        Assert.NotSame(first, second);
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "awake" && gvtd.Property("SetAside") == "[]", Soon);
+        Assert.Contains(A, File.ReadAllText(Path.Combine(gvtd.StateDir, "owned")));
+    }
+
+    [Fact]
+    public async Task AVGpuAVmHolds_StaysThroughSleep_AndTheLogSaysTheSuspendMayFail()
+    {
+        using var logind = new FakeLogind(bus.Address);
+        var dir = Directory.CreateTempSubdirectory("gvtd-daemon-").FullName;
+        var proc = Path.Combine(dir, "proc");
+        Directory.CreateDirectory(proc);
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")), dir, extraArguments: ["--proc-root", proc]);
+        var group = System.IO.Path.GetFileName(new DirectoryInfo(Path.Combine(gvtd.SysfsRoot, "bus", "mdev", "devices", A, "iommu_group")).LinkTarget!);
+        Directory.CreateDirectory(Path.Combine(proc, "4242", "fd"));
+        File.CreateSymbolicLink(Path.Combine(proc, "4242", "fd", "9"), $"/dev/vfio/{group}");
+        var inhibitor = HeldInhibitor(logind);
+
+        logind.PrepareForSleep(true);
+        await inhibitor.Released.Task.WaitAsync(Soon);
+
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep", Soon);
+        Assert.True(Exists(gvtd, A), "the held vGPU was removed for sleep");
+        Assert.False(Exists(gvtd, B), "the idle vGPU was not set aside");
+        Assert.Equal($"[\"{B}\"]", gvtd.Property("SetAside"));
+        Assert.Contains($"vGPU {A} (parent 0000:00:02.0) stays through sleep: in use by a VM, so it stays through sleep; the suspend may fail because of it", gvtd.Log);
+    }
+
+    [Fact]
+    public async Task AVGpuGvtdDidNotCreate_IsNeverTouched()
+    {
+        using var logind = new FakeLogind(bus.Address);
+        var dir = Directory.CreateTempSubdirectory("gvtd-daemon-").FullName;
+        // A first run makes A; forgetting it in the ledger makes A someone else's.
+        GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")), dir).Crash();
+        File.WriteAllLines(Path.Combine(dir, "state", "owned"), File.ReadAllLines(Path.Combine(dir, "state", "owned")).Where(l => l != A));
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")), dir);
+        Assert.DoesNotContain(A, File.ReadAllText(Path.Combine(dir, "state", "owned")));
+        var inhibitor = HeldInhibitor(logind);
+
+        logind.PrepareForSleep(true);
+        await inhibitor.Released.Task.WaitAsync(Soon);
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep", Soon);
+
+        Assert.True(Exists(gvtd, A), "gvtd removed a vGPU it did not create");
+        Assert.False(Exists(gvtd, B));
+    }
+
+    [Fact]
+    public async Task APrepareForSleepNotFromLogind_IsIgnored()
+    {
+        using var logind = new FakeLogind(bus.Address);
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
+        var inhibitor = HeldInhibitor(logind);
+        using var stranger = new DBusConnection(new DBusConnectionOptions(bus.Address) { AutoConnect = false });
+        await stranger.ConnectAsync();
+
+        FakeLogind.Emit(stranger, true);
+
+        gvtd.WaitUntil(() => gvtd.Log.Contains("Ignoring a PrepareForSleep signal"), Soon);
+        Assert.True(Exists(gvtd, A));
+        Assert.True(inhibitor.IsHeld);
+        Assert.Equal("awake", gvtd.Property("SleepState"));
+    }
+
+    [Fact]
+    public void SleepKeep_HoldsNoInhibitor_AndKeepsEverything()
+    {
+        using var logind = new FakeLogind(bus.Address);
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")).Replace("settings:\n", "settings:\n  sleep: keep\n"));
+        Thread.Sleep(500);
+        Assert.Empty(logind.Inhibitors);
+
+        logind.PrepareForSleep(true);
+
+        gvtd.WaitUntil(() => gvtd.Log.Contains("keeping every vGPU (settings.sleep: keep)"), Soon);
+        Assert.True(Exists(gvtd, A));
+        Assert.Equal("keep", gvtd.Property("Sleep"));
+    }
+
+    [Fact]
+    public void WithoutLogind_GvtdRunsAsBefore_AndSaysSoOnce()
+    {
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
+
+        Assert.True(Exists(gvtd, A));
+        Assert.Equal("unavailable", gvtd.Property("SleepState"));
+        Assert.Equal("False", gvtd.Property("SleepInhibitor"));
+        Assert.Single(gvtd.Log.Split('\n'), l => l.Contains("systemd-logind is not on the bus"));
+    }
+}

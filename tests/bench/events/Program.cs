@@ -1,0 +1,66 @@
+// Times what the kernel's events buy, on the simulated GPU with an interval of an hour (so only
+// events can be what acts): the parent appearing (driver loaded) until its declared vGPUs exist,
+// and a vGPU removed by hand until it is back. Prints one JSON object of medians in milliseconds.
+using System.Diagnostics;
+using System.Text.Json;
+using Gvtd.Applying;
+using Gvtd.DesiredState;
+using Gvtd.Ownership;
+using Gvtd.Reconcile;
+using Gvtd.Simulation;
+using Gvtd.Sysfs;
+using Gvtd.Systemd;
+using Microsoft.Extensions.Logging.Abstractions;
+
+const int Runs = 20;
+var dir = Directory.CreateTempSubdirectory("gvtd-bench-events-").FullName;
+try
+{
+    string[] uuids = [.. Enumerable.Range(1, 4).Select(i => $"00000000-0000-4000-8000-00000000000{i}")];
+    Directory.CreateDirectory(Path.Combine(dir, "etc"));
+    Directory.CreateDirectory(Path.Combine(dir, "proc"));
+    File.WriteAllText(Path.Combine(dir, "etc", "vgpus.yaml"), "settings:\n  interval: 1h\nvgpus:\n"
+        + string.Concat(uuids.Select(u => $"  - uuid: {u}\n    type: i915-GVTg_V5_8\n    parent: \"0000:00:02.0\"\n")));
+
+    var core = SimulatedMdevCore.Open(Path.Combine(dir, "sys"));
+    var vfio = new VfioUsers(Path.Combine(dir, "proc"), Path.Combine(dir, "dev"));
+    var reader = new SysfsReader(core.Root, vfio);
+    var store = new DesiredStateStore(new DesiredStateLoader(Path.Combine(dir, "etc", "vgpus.yaml"), Path.Combine(dir, "run")), NullLogger<DesiredStateStore>.Instance);
+    var applier = new Applier(core, TimeSpan.FromSeconds(10), NullLogger<Applier>.Instance);
+    var reconciler = new Reconciler(store, reader, applier, OwnershipLedger.Load(Path.Combine(dir, "state"), _ => { }), TimeProvider.System, NullLogger<Reconciler>.Instance);
+    using var worker = new ReconcileWorker(store, reconciler, applier, core, vfio, new ServiceManager(null, null), NullLogger<ReconcileWorker>.Instance);
+    await worker.StartAsync(CancellationToken.None);
+
+    bool AllThere() => uuids.All(reader.Read().Devices.ContainsKey);
+    double Time(Action act)
+    {
+        var watch = Stopwatch.StartNew();
+        act();
+        while (!AllThere())
+        {
+            if (watch.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("the vGPUs did not come back within 30 s");
+            Thread.Sleep(1);
+        }
+        return watch.Elapsed.TotalMilliseconds;
+    }
+    double Median(List<double> xs) => xs.Order().ElementAt(xs.Count / 2);
+
+    List<double> appeared = [], returned = [];
+    for (var run = 0; run < Runs; run++)
+    {
+        core.Unplug();
+        appeared.Add(Time(core.Replug));
+        var victim = reader.Read().Devices[uuids[run % uuids.Length]];
+        returned.Add(Time(() => core.Write(Path.Combine(victim.SysfsPath, "remove"), "1")));
+    }
+    await worker.StopAsync(CancellationToken.None);
+    Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, double>
+    {
+        ["parentAppearedMs"] = Median(appeared),
+        ["removalReturnedMs"] = Median(returned),
+    }));
+}
+finally
+{
+    Directory.Delete(dir, recursive: true);
+}
