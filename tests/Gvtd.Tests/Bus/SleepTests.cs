@@ -144,7 +144,10 @@ public sealed class SleepTests(SystemBusFixture bus)
     public void WithoutLogind_GvtdRunsAsBefore_AndSaysSoOnce()
     {
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
+        gvtd.WaitUntil(() => gvtd.Log.Contains("systemd-logind is not on the bus"), Soon);
+        gvtd.Signal("HUP"); // more passes say nothing more
 
+        gvtd.WaitUntil(() => gvtd.Log.Contains("SIGHUP"), Soon);
         Assert.True(Exists(gvtd, A));
         Assert.Equal("unavailable", gvtd.Property("SleepState"));
         Assert.Equal("False", gvtd.Property("SleepInhibitor"));
