@@ -5,7 +5,7 @@ namespace Gvtd;
 /// </summary>
 public static class CommandLine
 {
-    public sealed record Result(GvtdOptions? Options, string? Error, bool ShowHelp, bool ShowVersion);
+    public sealed record Result(GvtdOptions? Options, string? Error, bool ShowHelp, bool ShowVersion, bool CheckConfig = false);
 
     public const string Help = """
         Usage: gvtd [OPTIONS]
@@ -15,6 +15,11 @@ public static class CommandLine
         Options:
           --config FILE       desired-state file (default /etc/gvtd/vgpus.yaml); drop-ins are
                               read from vgpus.d/*.yaml beside it and from RUNTIME-DIR/vgpus.d/
+          --check-config [FILE]
+                              check FILE (default: the --config file) and its drop-ins as the
+                              daemon would load them, print every error or how many vGPUs it
+                              declares, exit 0 or 1; changes nothing, needs no root or bus.
+                              With --sysfs-root, also warn about types and parents not there
           --state-dir DIR     where the ledger of devices gvtd created lives (default /var/lib/gvtd)
           --runtime-dir DIR   runtime directory (default /run/gvtd)
           --sysfs-root DIR    sysfs mount point (default /sys)
@@ -36,6 +41,7 @@ public static class CommandLine
     {
         var options = new GvtdOptions();
         string? state = null, runtime = null;
+        var check = false;
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -61,6 +67,12 @@ public static class CommandLine
                     case "--help" or "-h": return new(null, null, ShowHelp: true, ShowVersion: false);
                     case "--version": return new(null, null, ShowHelp: false, ShowVersion: true);
                     case "--config": options = options with { ConfigPath = Value() }; break;
+                    case "--check-config":
+                        check = true;
+                        // The file is optional: the next word, unless it is an option.
+                        if (inline is not null) options = options with { ConfigPath = inline };
+                        else if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) options = options with { ConfigPath = args[++i] };
+                        break;
                     case "--state-dir": state = Value(); break;
                     case "--runtime-dir": runtime = Value(); break;
                     case "--sysfs-root": options = options with { SysfsRoot = Value() }; break;
@@ -103,7 +115,7 @@ public static class CommandLine
             StateDir = Path.GetFullPath(state ?? options.StateDir),
             RuntimeDir = Path.GetFullPath(runtime ?? options.RuntimeDir),
             ConfigPath = Path.GetFullPath(options.ConfigPath),
-        }, null, false, false);
+        }, null, false, false, check);
     }
 
     private static string? XdgDir(string variable) =>

@@ -23,6 +23,8 @@ internal static class Program
         if (parsed.ShowHelp) { Console.Out.Write(CommandLine.Help); return 0; }
         if (parsed.ShowVersion) { Console.Out.WriteLine("gvtd " + Version); return 0; }
         if (parsed.Error is { } error) { Console.Error.WriteLine("gvtd: " + error); return 2; }
+        if (parsed.CheckConfig)
+            return ConfigCheck.Run(parsed.Options!.ConfigPath, parsed.Options.RuntimeDir, parsed.Options.SysfsRoot, Console.Out, Console.Error);
 
         using var logger = LoggingSetup.Create();
         try

@@ -58,6 +58,83 @@ public sealed class CommandLineTests
         }
     }
 
+    [Fact]
+    public void CheckConfig_AValidFile_SaysHowManyVGpusAndTouchesNothing()
+    {
+        var dir = Directory.CreateTempSubdirectory("gvtd-check-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, "vgpus.yaml");
+            File.WriteAllText(file, Yaml.Of((Yaml.A, "i915-GVTg_V5_4"), (Yaml.B, "i915-GVTg_V5_8")));
+            Directory.CreateDirectory(Path.Combine(dir, "vgpus.d"));
+            File.WriteAllText(Path.Combine(dir, "vgpus.d", "more.yaml"), "vgpus: []\n");
+            var before = Directory.GetFileSystemEntries(dir, "*", SearchOption.AllDirectories).Order().ToList();
+
+            var (code, stdout, stderr) = Run("--check-config", file, "--runtime-dir", Path.Combine(dir, "run"));
+
+            Assert.Equal(0, code);
+            Assert.Equal($"gvtd: {file} is valid: 2 vGPU(s) declared in 2 file(s)", stdout.Trim());
+            Assert.Equal("", stderr);
+            Assert.Equal(before, Directory.GetFileSystemEntries(dir, "*", SearchOption.AllDirectories).Order().ToList());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void CheckConfig_AnInvalidFile_PrintsEveryErrorWithItsPlace_AndExitsOne()
+    {
+        var dir = Directory.CreateTempSubdirectory("gvtd-check-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, "vgpus.yaml");
+            File.WriteAllText(file, "settings:\n  sleep: sometimes\nvgpus:\n  - uuid: nope\n    type: x\n    parent: \"0000:00:02.0\"\n");
+
+            var (code, stdout, stderr) = Run("--check-config", file, "--runtime-dir", Path.Combine(dir, "run"));
+
+            Assert.Equal(1, code);
+            Assert.Equal("", stdout);
+            var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Contains($"{file}:2:10: sleep: 'sometimes' is not one of remove-idle, keep", lines);
+            Assert.Contains(lines, l => l.StartsWith($"{file}:4:11: uuid: 'nope' is not a UUID"));
+            Assert.Equal($"gvtd: {file}: 2 error(s); the daemon would keep its last valid state", lines[^1]);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void CheckConfig_WithASysfsTree_WarnsAboutParentsAndTypesThatAreNotThere_ButStillPasses()
+    {
+        var dir = Directory.CreateTempSubdirectory("gvtd-check-").FullName;
+        try
+        {
+            Gvtd.Simulation.SimulatedMdevCore.Open(Path.Combine(dir, "sys"));
+            var file = Path.Combine(dir, "vgpus.yaml");
+            File.WriteAllText(file, "vgpus:\n"
+                + $"  - uuid: {Yaml.A}\n    type: i915-GVTg_V5_4\n    parent: \"0000:00:02.0\"\n"
+                + $"  - uuid: {Yaml.B}\n    type: i915-GVTg_V9_9\n    parent: \"0000:00:02.0\"\n"
+                + "  - uuid: 11111111-2222-3333-4444-555555555503\n    type: nvidia-63\n    parent: \"0000:01:00.0\"\n");
+
+            var (code, stdout, stderr) = Run("--check-config", file, "--sysfs-root", Path.Combine(dir, "sys"), "--runtime-dir", Path.Combine(dir, "run"));
+
+            Assert.Equal(0, code);
+            Assert.Contains("is valid: 3 vGPU(s)", stdout);
+            var warnings = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(2, warnings.Length);
+            Assert.Contains(warnings, w => w.StartsWith($"warning: {file}:5:5: parent 0000:00:02.0 has no type 'i915-GVTg_V9_9' (available: i915-GVTg_V5_1"));
+            Assert.Contains(warnings, w => w.StartsWith($"warning: {file}:8:5: parent '0000:01:00.0' is not in"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private static (int Code, string Stdout, string Stderr) Run(params string[] args)
     {
         var psi = new ProcessStartInfo(Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet")

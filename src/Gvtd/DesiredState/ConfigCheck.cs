@@ -1,0 +1,55 @@
+using Gvtd.Contract;
+using Gvtd.Sysfs;
+
+namespace Gvtd.DesiredState;
+
+/// <summary>
+/// gvtd --check-config [FILE], like sshd -t or nginx -t: loads the file and its drop-ins exactly as
+/// the daemon does, prints every error as file:line:column, or one line saying it is valid and how
+/// many vGPUs it declares. Touches nothing and needs neither root nor a bus, so it fits editors,
+/// package scripts and Ansible's validate. With --sysfs-root, types and parents are also checked
+/// against that tree, as warnings only: a parent's driver may load later.
+/// </summary>
+public static class ConfigCheck
+{
+    public static int Run(string mainFile, string runtimeDir, string? sysfsRoot, TextWriter output, TextWriter errors)
+    {
+        DesiredStateSnapshot state;
+        try
+        {
+            state = new DesiredStateLoader(mainFile, runtimeDir).Load();
+        }
+        catch (InvalidConfigException e)
+        {
+            foreach (var error in e.Errors) errors.WriteLine(error);
+            errors.WriteLine($"gvtd: {mainFile}: {e.Errors.Count} error(s); the daemon would keep its last valid state");
+            return 1;
+        }
+
+        if (sysfsRoot is not null)
+            foreach (var warning in Against(state, sysfsRoot)) errors.WriteLine("warning: " + warning);
+        output.WriteLine($"gvtd: {mainFile} is valid: {state.VGpus.Count} vGPU(s) declared in {state.Files.Count} file(s)");
+        return 0;
+    }
+
+    private static IEnumerable<string> Against(DesiredStateSnapshot state, string sysfsRoot)
+    {
+        // Which devices are in use does not matter here: an empty /proc stands in.
+        var empty = Directory.CreateTempSubdirectory("gvtd-check-").FullName;
+        try
+        {
+            var observed = new SysfsReader(new SysfsRoot(sysfsRoot), new VfioUsers(empty, empty)).Read();
+            foreach (var want in state.VGpus)
+            {
+                if (!observed.Parents.TryGetValue(want.Parent, out var parent))
+                    yield return $"{want.Source}: parent {UserText.Quote(want.Parent)} is not in {sysfsRoot} (its driver may not be loaded yet)";
+                else if (parent.FindType(want.Type) is null)
+                    yield return $"{want.Source}: parent {want.Parent} has no type {UserText.Quote(want.Type)} (available: {(parent.Types.Count == 0 ? "none" : string.Join(", ", parent.Types.Select(t => t.Id)))})";
+            }
+        }
+        finally
+        {
+            Directory.Delete(empty);
+        }
+    }
+}
