@@ -6,7 +6,7 @@
 # at once when they go, and there before units ordered after gvtd.service start. The mtty driver
 # is not loaded at boot; the scenarios load and unload it. The interval is 10 minutes throughout,
 # so the clock cannot be what fixes anything. One PASS/FAIL line per scenario to RESULTS/results.txt.
-#   guest-systemd.sh RESULTS      (RESULTS/guest.env names DEB and MTTY_KO)
+#   guest-systemd.sh RESULTS      (RESULTS/guest.env names DEB, MTTY_KO and REPO)
 set -euo pipefail
 RESULTS=$1
 # shellcheck source=/dev/null
@@ -146,6 +146,52 @@ inhibitor_listed() {
     [ "$(busctl --json=short get-property "${MANAGER[@]}" SleepState | jq -r .data)" = awake ] || fail "SleepState is not awake"
 }
 
+# The Ansible role (deploy/ansible) run with ansible-playbook -c local, as on each host of a fleet.
+PLAY=/root/gvtd-play
+run_play() {
+    ANSIBLE_ROLES_PATH=$REPO/deploy/ansible/roles ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 \
+        ansible-playbook -i localhost, -c local -e ansible_python_interpreter=/usr/bin/python3 -e "@$1" "$PLAY/play.yml"
+}
+recap() { sed -n 's/^localhost *: //p' "$1"; }
+
+ansible_role() {
+    mkdir -p "$PLAY"
+    printf -- '- hosts: localhost\n  gather_facts: false\n  roles: [gvtd]\n' > "$PLAY/play.yml"
+    cat > "$PLAY/good.yml" <<EOF
+gvtd_package: $DEB
+gvtd_interval: 10m
+gvtd_vgpus:
+  - {uuid: $A, type: mtty-1, parent: mtty, name: first}
+  - {uuid: $B, type: mtty-2, parent: mtty}
+EOF
+    sed 's/uuid: 2222[^,]*,/uuid: not-a-uuid,/' "$PLAY/good.yml" > "$PLAY/broken.yml"
+    local start
+    start=$(now_ms)
+    run_play "$PLAY/good.yml" > "$WORK/play1.out" 2>&1 || fail "the first run failed: $(tail -n 5 "$WORK/play1.out" | tr '\n' '|')"
+    echo "first run ($(( $(now_ms) - start )) ms): $(recap "$WORK/play1.out")"
+    grep -o 'gvtd: [0-9]* of [0-9]* declared vGPU(s) active[^"]*' "$WORK/play1.out" | head -n1
+    [[ $(recap "$WORK/play1.out") == *"changed=0"* ]] && fail "the first run changed nothing"
+    [[ $(recap "$WORK/play1.out") == *"failed=0"* ]] || fail "the first run failed a task"
+    grep -q 'gvtd: 2 of 2 declared vGPU(s) active' "$WORK/play1.out" || fail "the role did not report 2 of 2 active"
+    device_exists "$A" && device_exists "$B" || fail "the declared devices do not exist after the first run"
+    gvtd --check-config "$CFG" || fail "the written file does not pass gvtd --check-config"
+
+    start=$(now_ms)
+    run_play "$PLAY/good.yml" > "$WORK/play2.out" 2>&1 || fail "the second run failed: $(tail -n 5 "$WORK/play2.out" | tr '\n' '|')"
+    echo "second run ($(( $(now_ms) - start )) ms): $(recap "$WORK/play2.out")"
+    [[ $(recap "$WORK/play2.out") == *"changed=0"* ]] || fail "the second run changed something: $(recap "$WORK/play2.out")"
+
+    local before devices_before
+    before=$(sha256sum "$CFG")
+    devices_before=$(devices)
+    if run_play "$PLAY/broken.yml" > "$WORK/play3.out" 2>&1; then fail "a run with a broken UUID succeeded"; fi
+    echo "broken run: $(recap "$WORK/play3.out")"
+    grep -q "not a UUID" "$WORK/play3.out" || fail "the failed run does not show gvtd's error: $(grep -m3 -i 'fatal\|failed' "$WORK/play3.out" | tr '\n' '|')"
+    [ "$(sha256sum "$CFG")" = "$before" ] || fail "the broken run changed $CFG"
+    [ "$(devices)" = "$devices_before" ] || fail "the broken run changed the devices"
+    systemctl is-active --quiet gvtd.service || fail "gvtd is not running after the broken run"
+}
+
 main() {
     mkdir -p "$WORK"
     : > "$RESULTS/results.txt"
@@ -162,6 +208,7 @@ main() {
         run_scenario systemd-oneshot-after-gvtd-sees-devices oneshot_after_gvtd_sees_devices
         run_scenario systemd-burst-of-24-removals burst_of_24_removals
         run_scenario systemd-sleep-inhibitor-listed inhibitor_listed
+        run_scenario systemd-ansible-role ansible_role
     fi
     journalctl -b -u gvtd.service --no-pager -o short-monotonic > "$RESULTS/gvtd.log" 2>&1 || true
     touch "$RESULTS/done"
