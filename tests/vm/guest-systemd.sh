@@ -149,7 +149,7 @@ inhibitor_listed() {
 # The Ansible role (deploy/ansible) run with ansible-playbook -c local, as on each host of a fleet.
 PLAY=/root/gvtd-play
 run_play() {
-    ANSIBLE_ROLES_PATH=$REPO/deploy/ansible/roles ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 \
+    ANSIBLE_ROLES_PATH=$REPO/deploy/ansible/roles ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_PIPELINING=1 \
         ansible-playbook -i localhost, -c local -e ansible_python_interpreter=/usr/bin/python3 -e "@$1" "$PLAY/play.yml"
 }
 recap() { sed -n 's/^localhost *: //p' "$1"; }
