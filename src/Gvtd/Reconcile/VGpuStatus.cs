@@ -42,23 +42,19 @@ public sealed record StatusSnapshot(
     public int Active => VGpus.Count(v => v.Declared && v.State == VGpuState.Active);
     public int Failed => VGpus.Count(v => v.State == VGpuState.Failed);
 
+    // Worked out once per snapshot, not on every D-Bus Get. A `with` copies them as they are, which
+    // is right because the snapshot's `with`s change only State and the sleep status.
+
     /// <summary>Parents that declared vGPUs wait for: not registered with the mdev core (driver not loaded).</summary>
-    public IReadOnlyList<string> AwaitedParents =>
+    public IReadOnlyList<string> AwaitedParents => field ??=
         Plan.Where(a => a.Blocked == BlockReason.ParentAbsent).Select(a => a.Parent).Distinct().Order(StringComparer.Ordinal).ToList();
 
     /// <summary>The one line `systemctl status gvtd` shows (STATUS=) and the Manager's StatusText.</summary>
-    public string Summary
-    {
-        get
-        {
-            var awaited = AwaitedParents;
-            return (ConfigError.Length > 0
-                    ? $"Invalid desired state, keeping the last valid one; {Active} of {Desired} vGPUs active"
-                    : $"{Active} of {Desired} vGPUs active" + (Failed > 0 ? $", {Failed} failed" : ""))
-                + (awaited.Count > 0 ? $"; waiting for parent {string.Join(", ", awaited)}: driver not loaded" : "")
-                + (LedgerError.Length > 0 ? $"; ledger not saved: {LedgerError}" : "");
-        }
-    }
+    public string Summary => field ??= (ConfigError.Length > 0
+            ? $"Invalid desired state, keeping the last valid one; {Active} of {Desired} vGPUs active"
+            : $"{Active} of {Desired} vGPUs active" + (Failed > 0 ? $", {Failed} failed" : ""))
+        + (AwaitedParents.Count > 0 ? $"; waiting for parent {string.Join(", ", AwaitedParents)}: driver not loaded" : "")
+        + (LedgerError.Length > 0 ? $"; ledger not saved: {LedgerError}" : "");
 }
 
 /// <summary>
