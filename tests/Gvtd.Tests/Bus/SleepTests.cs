@@ -66,6 +66,24 @@ public sealed class SleepTests(SystemBusFixture bus)
     }
 
     [Fact]
+    public async Task TheInhibitor_IsNeverHeldPastWhatLogindAllows()
+    {
+        // InhibitDelayMaxSec=0.5s leaves gvtd no time at all (it lets go 0.5 s early).
+        using var logind = new FakeLogind(bus.Address) { DelayMax = TimeSpan.FromMilliseconds(500) };
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
+        var inhibitor = HeldInhibitor(logind);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        logind.PrepareForSleep(true);
+        await inhibitor.Released.Task.WaitAsync(Soon);
+
+        // The warning is the proof that gvtd let go on its deadline instead of after the pass; the
+        // time is only a sanity bound (signal delivery and a first-time JIT on a loaded machine).
+        gvtd.WaitUntil(() => gvtd.Log.Contains("did not finish within logind's InhibitDelayMaxSec"), Soon);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"the inhibitor went {watch.ElapsedMilliseconds} ms after PrepareForSleep");
+    }
+
+    [Fact]
     public async Task AVGpuAVmHolds_StaysThroughSleep_AndTheLogSaysTheSuspendMayFail()
     {
         using var logind = new FakeLogind(bus.Address);
