@@ -34,22 +34,14 @@ public static class ConfigCheck
 
     private static IEnumerable<string> Against(DesiredStateSnapshot state, string sysfsRoot)
     {
-        // Which devices are in use does not matter here: an empty /proc stands in.
-        var empty = Directory.CreateTempSubdirectory("gvtd-check-").FullName;
-        try
+        // Parents only: devices, and so who holds them, do not matter here.
+        var parents = new SysfsReader(new SysfsRoot(sysfsRoot), new VfioUsers("/proc", "/dev")).ReadParents();
+        foreach (var want in state.VGpus)
         {
-            var observed = new SysfsReader(new SysfsRoot(sysfsRoot), new VfioUsers(empty, empty)).Read();
-            foreach (var want in state.VGpus)
-            {
-                if (!observed.Parents.TryGetValue(want.Parent, out var parent))
-                    yield return $"{want.Source}: parent {UserText.Quote(want.Parent)} is not in {sysfsRoot} (its driver may not be loaded yet)";
-                else if (parent.FindType(want.Type) is null)
-                    yield return $"{want.Source}: parent {want.Parent} has no type {UserText.Quote(want.Type)} (available: {(parent.Types.Count == 0 ? "none" : string.Join(", ", parent.Types.Select(t => t.Id)))})";
-            }
-        }
-        finally
-        {
-            Directory.Delete(empty);
+            if (!parents.TryGetValue(want.Parent, out var parent))
+                yield return $"{want.Source}: parent {UserText.Quote(want.Parent)} is not in {sysfsRoot} (its driver may not be loaded yet)";
+            else if (parent.FindType(want.Type) is null)
+                yield return $"{want.Source}: parent {want.Parent} has no type {UserText.Quote(want.Type)} (available: {(parent.Types.Count == 0 ? "none" : string.Join(", ", parent.Types.Select(t => t.Id)))})";
         }
     }
 }

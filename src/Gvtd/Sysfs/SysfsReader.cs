@@ -22,6 +22,9 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
         return new ObservedState(parents, devices, warnings);
     }
 
+    /// <summary>Only the parents and their types: no devices, so /proc is never scanned (gvtd --check-config).</summary>
+    public IReadOnlyDictionary<string, MdevParent> ReadParents() => ReadParents([]);
+
     private Dictionary<string, MdevParent> ReadParents(List<string> warnings)
     {
         var parents = new Dictionary<string, MdevParent>(StringComparer.Ordinal);
