@@ -23,6 +23,9 @@ internal sealed class BusService(GvtdOptions options, Reconciler reconciler, Man
     /// <summary>The bus connection once started, for gvtd's own calls to other services (logind); null without D-Bus.</summary>
     public DBusConnection? Connection => _bus;
 
+    /// <summary>Whether that connection is to the system bus, where logind lives (not with --simulate on a user bus).</summary>
+    public bool OnSystemBus => _bus is not null && !User;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (options.Bus == BusChoice.None) return;

@@ -35,7 +35,8 @@ internal sealed class SleepCoordinator(BusService busService, Reconciler reconci
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (busService.Connection is not { } bus) return; // --bus none: nothing to follow sleep with
+        // Without D-Bus, or on a user bus (--simulate), there is no logind to follow sleep with.
+        if (busService.Connection is not { } bus || !busService.OnSystemBus) return;
         var logind = new Logind(bus);
         try
         {
