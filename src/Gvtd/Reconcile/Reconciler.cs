@@ -22,10 +22,9 @@ public sealed class Reconciler(
     private string _lastLedgerError = "";
     private volatile StatusSnapshot _current = StatusSnapshot.Initial;
     // The sleep cycle's part of the snapshot: the state and inhibitor come from the sleep
-    // coordinator's thread, so every change of _current goes through Update().
+    // coordinator's thread, so every change of _current (and of _sleep) takes this lock.
     private readonly object _publishing = new();
     private SleepStatus _sleep = SleepStatus.Unavailable;
-    private readonly SortedSet<string> _setAside = new(StringComparer.Ordinal);
 
     public StatusSnapshot Current => _current;
 
@@ -132,9 +131,12 @@ public sealed class Reconciler(
         // What this pass set aside for sleep is what resume brings back; once awake, the list ends.
         lock (_publishing)
         {
-            if (asleep) _setAside.UnionWith(outcomes.Where(o => o.Kind == OutcomeKind.Removed).Select(o => o.Action.Uuid));
-            else _setAside.Clear();
-            _sleep = _sleep with { SetAside = [.. _setAside] };
+            _sleep = _sleep with
+            {
+                SetAside = asleep
+                    ? [.. _sleep.SetAside.Union(outcomes.Where(o => o.Kind == OutcomeKind.Removed).Select(o => o.Action.Uuid)).Order(StringComparer.Ordinal)]
+                    : [],
+            };
         }
         var result = new PassResult(
             outcomes.Count(o => o.Kind == OutcomeKind.Created),
