@@ -15,7 +15,8 @@ namespace Gvtd.Tests.Reconcile;
 /// </summary>
 public sealed class WatchdogTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Watchdog = TimeSpan.FromMilliseconds(600);
+    // Two seconds, so a loaded CI machine's late timers (seen: 300 ms) cannot pass for a missed beat.
+    private static readonly TimeSpan Watchdog = TimeSpan.FromSeconds(2);
     private static readonly string[] Uuids = [.. Enumerable.Range(1, 6).Select(i => $"11111111-2222-3333-4444-5555555555c{i}")];
     private readonly TempDir _dir = new();
     private readonly Beats _beats = new();
@@ -25,9 +26,9 @@ public sealed class WatchdogTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        // Each stuck remove is waited on for 250 ms: six of them make a pass of 1.5 s, longer than
+        // Each stuck remove is waited on for 800 ms: six of them make a pass of 4.8 s, longer than
         // two watchdog periods.
-        _host = new SimulatedHost(_dir, writeTimeout: TimeSpan.FromMilliseconds(250));
+        _host = new SimulatedHost(_dir, writeTimeout: TimeSpan.FromMilliseconds(800));
         _dir.Write(MainFile, "settings:\n  interval: 1h\nvgpus:\n" + string.Concat(Uuids.Select(u => VGpu(u, "i915-GVTg_V5_8", "00:02.0"))));
         _worker = new ReconcileWorker(_host.Store, _host.Reconciler, _host.Applier, _host.Writer, _host.VfioUsers,
             new ServiceManager(_beats, Watchdog), NullLogger<ReconcileWorker>.Instance);
