@@ -56,7 +56,7 @@ internal static class Program
         builder.Services.AddSingleton(CreateKernel(options, logger));
         builder.Services.AddSingleton(new VfioUsers(options.EffectiveProcRoot, options.DevRoot));
         builder.Services.AddSingleton<SysfsReader>();
-        builder.Services.AddSingleton(sp => new Applier(sp.GetRequiredService<IKernel>(), options.WriteTimeout, sp.GetRequiredService<ILogger<Applier>>()));
+        builder.Services.AddSingleton(sp => new Applier(sp.GetRequiredService<IKernel>(), options.WriteTimeout, TimeProvider.System, sp.GetRequiredService<ILogger<Applier>>()));
         builder.Services.AddSingleton(new DesiredStateLoader(options.ConfigPath, options.RuntimeDir));
         builder.Services.AddSingleton<DesiredStateStore>();
         builder.Services.AddSingleton(LoadLedger(options, logger));
@@ -69,7 +69,9 @@ internal static class Program
         // that pass is done, and only then does systemd hear READY=1.
         builder.Services.AddSingleton<BusService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BusService>());
-        builder.Services.AddHostedService<DesiredStateWatcher>();
+        builder.Services.AddHostedService(sp => new DesiredStateWatcher(sp.GetRequiredService<DesiredStateLoader>(),
+            () => sp.GetRequiredService<ReconcileWorker>().Trigger("file change", reload: true, isExplicit: true),
+            sp.GetRequiredService<ILogger<DesiredStateWatcher>>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ReconcileWorker>());
         builder.Services.AddHostedService<Sleep.SleepCoordinator>();
         return builder.Build();

@@ -11,13 +11,13 @@ namespace Gvtd.Applying;
 /// out keeps its device marked busy until it really returns, so no second write piles up behind it.
 /// One failed action never stops the others.
 /// </summary>
-public sealed class Applier(IKernel writer, TimeSpan writeTimeout, ILogger<Applier> logger)
+public sealed class Applier(IKernel writer, TimeSpan writeTimeout, TimeProvider time, ILogger<Applier> logger)
 {
     private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PlannedAction> _stuckRemoves = new(StringComparer.Ordinal);
 
     private int _waiting;
-    private long _lastWaitEnded = Environment.TickCount64;
+    private long _lastWaitEnded = time.GetTimestamp();
 
     /// <summary>Raised (on a pool thread) when a write that had timed out finally returns.</summary>
     public event Action<string>? LateWriteFinished;
@@ -29,7 +29,7 @@ public sealed class Applier(IKernel writer, TimeSpan writeTimeout, ILogger<Appli
     /// by the write timeout, so a pass spending its time there is slow, not stuck (the watchdog rule).
     /// </summary>
     public bool WaitedOnWriteWithin(TimeSpan span) =>
-        Volatile.Read(ref _waiting) > 0 || Environment.TickCount64 - Volatile.Read(ref _lastWaitEnded) < (long)span.TotalMilliseconds;
+        Volatile.Read(ref _waiting) > 0 || time.GetElapsedTime(Volatile.Read(ref _lastWaitEnded)) < span;
 
     /// <summary>
     /// Removes that timed out and have not returned. Linux drops the bus/mdev/devices link before it
@@ -81,11 +81,11 @@ public sealed class Applier(IKernel writer, TimeSpan writeTimeout, ILogger<Appli
             Interlocked.Increment(ref _waiting);
             try
             {
-                await write.WaitAsync(writeTimeout);
+                await write.WaitAsync(writeTimeout, time);
             }
             finally
             {
-                Volatile.Write(ref _lastWaitEnded, Environment.TickCount64);
+                Volatile.Write(ref _lastWaitEnded, time.GetTimestamp());
                 Interlocked.Decrement(ref _waiting);
             }
             return null;

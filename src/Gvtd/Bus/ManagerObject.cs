@@ -127,5 +127,6 @@ internal sealed class ManagerObject(ManagerCommands commands, Authorizer authori
         PropertyTable<StatusSnapshot>.String("Sleep", s => DesiredState.Settings.SleepName(s.Settings.Sleep)),
         PropertyTable<StatusSnapshot>.String("SleepState", s => s.Sleep.State),
         PropertyTable<StatusSnapshot>.Bool("SleepInhibitor", s => s.Sleep.InhibitorHeld),
-        PropertyTable<StatusSnapshot>.Strings("SetAside", s => s.Sleep.SetAside));
+        PropertyTable<StatusSnapshot>.Strings("SetAside", s => s.Sleep.SetAside),
+        PropertyTable<StatusSnapshot>.UInt64("Generation", s => (ulong)s.Generation));
 }

@@ -85,6 +85,14 @@ public sealed class OwnershipLedger
     public void Abandon(IEnumerable<string> uuids) => Change(e => new Entries(e.Owned, Except(e.Creating, uuids)));
 
     /// <summary>
+    /// Owned devices that are gone and no longer declared, which the ledger may forget. Only what is
+    /// known to be gone: a device that may exist (listed but unreadable, or any device while gvtd
+    /// cannot list them) or whose write is still stuck in the kernel stays owned.
+    /// </summary>
+    public static IReadOnlyList<string> Stale(IReadOnlySet<string> owned, IReadOnlySet<string> declared, Sysfs.ObservedState observed, Func<string, bool> pending) =>
+        owned.Where(u => !declared.Contains(u) && !observed.MayExist(u) && !pending(u)).ToList();
+
+    /// <summary>
     /// Settles intents an earlier pass or run left (a crash between the record and the write, or
     /// after it): a device that exists was made by gvtd; one that does not, was not.
     /// <paramref name="pending"/> are those whose write has not returned yet: they wait.

@@ -20,7 +20,12 @@ public enum ActionKind
 }
 
 /// <summary>Why a Blocked action cannot go ahead, for callers that must react differently to each.</summary>
-public enum BlockReason { None, ParentAbsent, UnknownType, NoCapacity, InUse, NotOwned, RetryLater, Asleep }
+public enum BlockReason
+{
+    None, ParentAbsent, UnknownType, NoCapacity, InUse, NotOwned, RetryLater, Asleep,
+    /// <summary>gvtd could not read whether the device exists: it acts on nothing it cannot see.</summary>
+    Unseen,
+}
 
 /// <summary>One decision of the planner, with the reason a person reads in logs, Plan() and gvtctl.</summary>
 public sealed record PlannedAction(ActionKind Kind, string Uuid, string Type, string Parent, string Reason,

@@ -13,6 +13,10 @@ public static class Planner
     public static IReadOnlyList<PlannedAction> Plan(
         DesiredStateSnapshot desired, ObservedState observed, IReadOnlySet<string> owned, bool asleep = false)
     {
+        // Could not list the devices: what exists is unknown, so nothing is created or removed.
+        if (observed.Blind is { } blind)
+            return InWriteOrder([.. desired.VGpus.Select(want => new PlannedAction(ActionKind.Blocked, want.Uuid, want.Type, want.Parent,
+                $"gvtd {blind}; nothing is created or removed until it can see the devices again", want, Blocked: BlockReason.Unseen))]);
         if (asleep && desired.Settings.Sleep == SleepPolicy.RemoveIdle)
             return InWriteOrder(PlanAside(desired, observed, owned));
         var prune = desired.Settings.Prune;
@@ -74,6 +78,9 @@ public static class Planner
 
     private static PlannedAction PlanCreate(DesiredVGpu want, ObservedState observed, Capacity capacity)
     {
+        if (observed.Unreadable.Contains(want.Uuid))
+            return new(ActionKind.Blocked, want.Uuid, want.Type, want.Parent,
+                "the kernel lists this device but gvtd cannot read its sysfs entry; it is left as it is", want, Blocked: BlockReason.Unseen);
         var (why, text) = WhyCannotCreate(want, observed, capacity);
         return why == BlockReason.None
             ? new(ActionKind.Create, want.Uuid, want.Type, want.Parent, "declared but not present", want)

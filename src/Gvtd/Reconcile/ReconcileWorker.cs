@@ -1,6 +1,6 @@
+using Gvtd.DesiredState;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
-using Gvtd.Planning;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -10,12 +10,16 @@ namespace Gvtd.Reconcile;
 /// Decides when passes run: at start, on the kernel's uevents (a parent registering or going, a
 /// device added or removed), on request (D-Bus, SIGHUP, an edited file), when a stuck write finally
 /// returns, when a VM lets go of a device something waits on, when a failed change is due to be
-/// retried, and every interval as a safety net. Requests that arrive during a pass are merged into
+/// retried, and every interval as a safety net. Every pass first looks whether the files changed
+/// (cheap: their names and bytes), so an edit whose file event was missed is applied at the next
+/// pass all the same. Every wait is on one monotonic <see cref="TimeProvider"/>, so a clock step
+/// neither stretches nor skips the interval, and tests drive time instead of sleeping. Requests that arrive during a pass are merged into
 /// the next one, and everyone who asked gets that pass's result; a burst of uevents settles first,
 /// so 24 removals make one or two passes, not 24. Stopping never removes anything.
 /// </summary>
 public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconciler, Applying.Applier applier,
-    Sysfs.IKernel kernel, Sysfs.VfioUsers vfioUsers, Systemd.ServiceManager serviceManager, ILogger<ReconcileWorker> logger) : BackgroundService
+    Sysfs.IKernel kernel, Sysfs.VfioUsers vfioUsers, Systemd.ServiceManager serviceManager, TimeProvider time,
+    ILogger<ReconcileWorker> logger) : BackgroundService
 {
     private sealed record Request(string Why, bool Reload, bool Explicit, TaskCompletionSource<PassResult>? Done, bool Settle = false);
 
@@ -73,13 +77,10 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             if (e.MattersToGvtd)
                 _requests.Writer.TryWrite(new Request("uevent", Reload: false, Explicit: false, null, Settle: true));
         }, out var error);
-        // Opening or closing /dev/vfio sends no uevent; a device kept because a VM held it goes
-        // once the VM lets go, without waiting for the interval.
+        // Opening or closing /dev/vfio sends no uevent. A VM taking or letting go of a device changes
+        // what InUse shows, and a device kept because a VM held it may go now: look again at once.
         vfioUsers.OpenedOrClosed += () =>
-        {
-            if (reconciler.Current.Plan.Any(a => a.Blocked == BlockReason.InUse))
-                _requests.Writer.TryWrite(new Request("a VFIO user let go", Reload: false, Explicit: false, null, Settle: true));
-        };
+            _requests.Writer.TryWrite(new Request("a VFIO user came or went", Reload: false, Explicit: false, null, Settle: true));
         if (_uevents is null)
             logger.LogWarning("Not following the kernel's uevents ({Error}); a late driver or a device removed by hand is noticed at the next interval pass", error);
         await base.StartAsync(cancellationToken);
@@ -106,7 +107,10 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             try
             {
                 // Inside the guard: a failure while reading the files must not stop the loop either.
+                // A request to reload re-reads whatever the files say; any other pass re-reads them
+                // only if they changed, which also catches an edit whose file event was lost.
                 if (pending.Any(r => r.Reload)) desired.Reload();
+                else desired.ReloadIfChanged();
                 result = await BeatingWhileWritesWaitAsync(reconciler.RunPassAsync(Label(pending), pending.Any(r => r.Explicit)));
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -133,7 +137,7 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
     {
         if (serviceManager.WatchdogInterval is not { } watchdog) return await pass;
         var half = watchdog / 2;
-        while (await Task.WhenAny(pass, Task.Delay(half)) != pass)
+        while (await Task.WhenAny(pass, Task.Delay(half, time)) != pass)
             if (applier.WaitedOnWriteWithin(half)) serviceManager.WatchdogBeat();
         return await pass;
     }
@@ -160,22 +164,23 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
         var interval = reconciler.Current.Settings.Interval;
         var untilRetry = reconciler.NextRetry;
         var retry = untilRetry < interval;
-        var dueAt = DateTime.UtcNow + (retry ? untilRetry!.Value : interval);
+        var due = retry ? untilRetry!.Value : interval;
+        var since = time.GetTimestamp();
         var taken = new List<Request>();
         while (taken.Count == 0 && !stop.IsCancellationRequested)
         {
             serviceManager.WatchdogBeat();
-            var wait = dueAt - DateTime.UtcNow;
+            var wait = due - time.GetElapsedTime(since);
             if (serviceManager.WatchdogInterval is { } watchdog && watchdog / 2 < wait) wait = watchdog / 2;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
-            timeout.CancelAfter(wait > TimeSpan.Zero ? wait : TimeSpan.Zero);
+            using var timeout = new CancellationTokenSource(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, time);
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
             try
             {
-                taken.Add(await _requests.Reader.ReadAsync(timeout.Token));
+                taken.Add(await _requests.Reader.ReadAsync(either.Token));
             }
             catch (OperationCanceledException) when (!stop.IsCancellationRequested)
             {
-                if (DateTime.UtcNow >= dueAt) taken.Add(new Request(retry ? "retry" : "interval", Reload: false, Explicit: false, null));
+                if (time.GetElapsedTime(since) >= due) taken.Add(new Request(retry ? "retry" : "interval", Reload: false, Explicit: false, null));
             }
             catch (OperationCanceledException)
             {
@@ -183,12 +188,12 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             }
         }
         while (_requests.Reader.TryRead(out var more)) taken.Add(more);
-        var settleUntil = DateTime.UtcNow + MaxSettle;
-        while (taken.Any(r => r.Settle) && !stop.IsCancellationRequested && DateTime.UtcNow < settleUntil)
+        var settling = time.GetTimestamp();
+        while (taken.Any(r => r.Settle) && !stop.IsCancellationRequested && time.GetElapsedTime(settling) < MaxSettle)
         {
             try
             {
-                await Task.Delay(Settle, stop);
+                await Task.Delay(Settle, time, stop);
             }
             catch (OperationCanceledException)
             {

@@ -21,9 +21,11 @@ public sealed class Reconciler(
     private Dictionary<string, (VGpuState, string)> _lastLogged = new(StringComparer.Ordinal);
     private string _lastLedgerError = "";
     private volatile StatusSnapshot _current = StatusSnapshot.Initial;
-    // The sleep cycle's part of the snapshot: the state and inhibitor come from the sleep
-    // coordinator's thread, so every change of _current (and of _sleep) takes this lock.
-    private readonly object _publishing = new();
+    // Every change of the snapshot, from the worker's thread or the sleep coordinator's, is made and
+    // announced under this lock, numbered as it is made: subscribers see snapshots one at a time
+    // and in order, so an older one is never published after a newer one.
+    private readonly Lock _publishing = new();
+    private long _generation;
     private SleepStatus _sleep = SleepStatus.Unavailable;
 
     public StatusSnapshot Current => _current;
@@ -35,19 +37,16 @@ public sealed class Reconciler(
     public volatile bool Asleep;
 
     /// <summary>The sleep coordinator's side of the status: where the cycle is, and whether it holds the inhibitor.</summary>
-    public void SetSleep(string state, bool inhibitorHeld)
+    public void SetSleep(string state, bool inhibitorHeld) => Publish(s =>
     {
-        lock (_publishing)
-        {
-            _sleep = _sleep with { State = state, InhibitorHeld = inhibitorHeld };
-            _current = _current with { SleepOrNull = _sleep };
-        }
-        Changed?.Invoke(_current, null);
-    }
+        _sleep = _sleep with { State = state, InhibitorHeld = inhibitorHeld };
+        return s with { SleepOrNull = _sleep };
+    }, null);
 
     /// <summary>
-    /// Raised on the worker's thread when the snapshot changes: as a pass starts (result null) and
-    /// when it ends (with its result).
+    /// Raised for every new snapshot, in order and one at a time (under the publishing lock, so a
+    /// handler must be quick and must not wait for another publication): as a pass starts (result
+    /// null), when it ends (with its result), and when the sleep cycle moves.
     /// </summary>
     public event Action<StatusSnapshot, PassResult?>? Changed;
 
@@ -71,13 +70,13 @@ public sealed class Reconciler(
         {
             // Never act on a state that was not valid: not even to prune.
             var observedOnly = reader.Read();
-            Publish(view, DaemonState.Degraded, observedOnly, []);
-            return Finish(new PassResult(0, 0, 0, view.Error));
+            var refused = new PassResult(0, 0, 0, view.Error);
+            Publish(view, DaemonState.Degraded, observedOnly, [], refused);
+            return refused;
         }
 
         if (explicitRequest) _backoff.ResetDelays();
-        Update(s => s with { State = DaemonState.Reconciling });
-        Changed?.Invoke(_current, null);
+        Publish(s => s with { State = DaemonState.Reconciling }, null);
         try
         {
             return await RunPassAsync(trigger, view, state);
@@ -85,8 +84,7 @@ public sealed class Reconciler(
         catch
         {
             // A bug, not bad input (the worker logs it): the status must not stay "reconciling".
-            Update(s => s with { State = DaemonState.Degraded });
-            Changed?.Invoke(_current, null);
+            Publish(s => s with { State = DaemonState.Degraded }, null);
             throw;
         }
     }
@@ -96,9 +94,9 @@ public sealed class Reconciler(
         var asleep = Asleep; // one answer for the whole pass
         var observed = reader.Read();
         foreach (var warning in observed.Warnings) logger.LogWarning("sysfs: {Warning}", warning);
-        // Creates a crash interrupted are settled by whether their device exists; a ledger the disk
-        // refused before is written again.
-        ledger.Settle(observed.Devices.ContainsKey, applier.IsBusy);
+        // Creates a crash interrupted are settled by whether their device exists (not while gvtd
+        // cannot tell); a ledger the disk refused before is written again.
+        if (observed.Blind is null) ledger.Settle(observed.MayExist, applier.IsBusy);
         ledger.RetrySave();
 
         var outcomes = new List<ApplyOutcome>();
@@ -143,14 +141,8 @@ public sealed class Reconciler(
             outcomes.Count(o => o.Kind == OutcomeKind.Removed),
             outcomes.Count(o => !o.Succeeded),
             view.Error);
-        var snapshot = Publish(view, DaemonState.Idle, after, nextPlan);
+        var snapshot = Publish(view, DaemonState.Idle, after, nextPlan, result);
         LogPass(trigger, result, snapshot);
-        return Finish(result);
-    }
-
-    private PassResult Finish(PassResult result)
-    {
-        Changed?.Invoke(_current, result);
         return result;
     }
 
@@ -184,7 +176,7 @@ public sealed class Reconciler(
     {
         var declared = state.VGpus.Select(v => v.Uuid).ToHashSet();
         // A device whose remove is still stuck in the kernel is not gone, even if sysfs no longer lists it.
-        ledger.Update([], ledger.Owned.Where(u => !declared.Contains(u) && !observed.Devices.ContainsKey(u) && !applier.IsBusy(u)).ToList());
+        ledger.Update([], OwnershipLedger.Stale(ledger.Owned, declared, observed, applier.IsBusy));
         _backoff.Forget(declared.Contains);
     }
 
@@ -194,13 +186,13 @@ public sealed class Reconciler(
             ? a with { Kind = ActionKind.Blocked, Blocked = BlockReason.RetryLater, Reason = $"{_backoff.LastError(a.Uuid)}; retrying in {Math.Ceiling(wait.TotalSeconds)}s" }
             : a).ToList();
 
-    private StatusSnapshot Publish(DesiredStateView view, DaemonState daemonState, ObservedState observed, IReadOnlyList<PlannedAction> plan)
+    private StatusSnapshot Publish(DesiredStateView view, DaemonState daemonState, ObservedState observed, IReadOnlyList<PlannedAction> plan, PassResult result)
     {
         var vgpus = WithStuckRemoves(StatusBuilder.Build(plan, observed.Parents, ledger.Owned, _backoff.LastError, applier.IsBusy));
         LogLedger();
         // A vGPU set aside for sleep is where it should be.
         var aside = plan.Where(a => a.Blocked == BlockReason.Asleep).Select(a => a.Uuid).ToHashSet(StringComparer.Ordinal);
-        var degraded = view.Error.Length > 0 || ledger.SaveError.Length > 0
+        var degraded = view.Error.Length > 0 || ledger.SaveError.Length > 0 || observed.Blind is not null
             || vgpus.Any(v => v.Declared && v.State != VGpuState.Active && !aside.Contains(v.Uuid));
         var snapshot = new StatusSnapshot(
             degraded ? DaemonState.Degraded : daemonState,
@@ -211,14 +203,21 @@ public sealed class Reconciler(
             vgpus,
             observed.Parents,
             plan,
-            ledger.SaveError);
-        lock (_publishing) _current = snapshot = snapshot with { SleepOrNull = _sleep };
-        return snapshot;
+            ledger.SaveError,
+            Blind: observed.Blind ?? "");
+        return Publish(_ => snapshot with { SleepOrNull = _sleep }, result);
     }
 
-    private void Update(Func<StatusSnapshot, StatusSnapshot> change)
+    /// <summary>Makes the next snapshot from the current one, numbers it, and announces it, as one step.</summary>
+    private StatusSnapshot Publish(Func<StatusSnapshot, StatusSnapshot> change, PassResult? result)
     {
-        lock (_publishing) _current = change(_current);
+        lock (_publishing)
+        {
+            var next = change(_current) with { Generation = ++_generation };
+            _current = next;
+            Changed?.Invoke(next, result);
+            return next;
+        }
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ namespace Gvtd.Reconcile;
 public sealed class RetryBackoff(TimeProvider time)
 {
     private static readonly TimeSpan First = TimeSpan.FromSeconds(5), Max = TimeSpan.FromMinutes(5);
-    private readonly Dictionary<string, (int Failures, DateTimeOffset NotBefore, string Error)> _failures = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (int Failures, long NotBefore, string Error)> _failures = new(StringComparer.Ordinal);
 
     public string? LastError(string uuid)
     {
@@ -19,8 +19,13 @@ public sealed class RetryBackoff(TimeProvider time)
     /// <summary>How long until the next try, or null if the device may be tried now.</summary>
     public TimeSpan? Wait(string uuid)
     {
-        var now = time.GetUtcNow();
-        lock (_failures) return _failures.TryGetValue(uuid, out var f) && f.NotBefore > now ? f.NotBefore - now : null;
+        // Timestamps, not wall-clock time: a clock step must not bring a retry forward or put it off.
+        lock (_failures)
+        {
+            if (!_failures.TryGetValue(uuid, out var f)) return null;
+            var left = -time.GetElapsedTime(f.NotBefore);
+            return left > TimeSpan.Zero ? left : null;
+        }
     }
 
     public void Failed(string uuid, string error)
@@ -29,7 +34,7 @@ public sealed class RetryBackoff(TimeProvider time)
         {
             var failures = _failures.TryGetValue(uuid, out var f) ? f.Failures + 1 : 1;
             var delay = TimeSpan.FromTicks(Math.Min(Max.Ticks, First.Ticks << Math.Min(failures - 1, 16)));
-            _failures[uuid] = (failures, time.GetUtcNow() + delay, error);
+            _failures[uuid] = (failures, time.GetTimestamp() + (long)(delay.TotalSeconds * time.TimestampFrequency), error);
         }
     }
 
@@ -47,6 +52,6 @@ public sealed class RetryBackoff(TimeProvider time)
     public void ResetDelays()
     {
         lock (_failures)
-            foreach (var (uuid, f) in _failures.ToList()) _failures[uuid] = f with { NotBefore = DateTimeOffset.MinValue };
+            foreach (var (uuid, f) in _failures.ToList()) _failures[uuid] = f with { NotBefore = long.MinValue / 2 };
     }
 }

@@ -31,7 +31,9 @@ public sealed record StatusSnapshot(
     IReadOnlyDictionary<string, MdevParent> Parents,
     IReadOnlyList<PlannedAction> Plan,
     string LedgerError = "",
-    SleepStatus? SleepOrNull = null)
+    SleepStatus? SleepOrNull = null,
+    long Generation = 0,
+    string Blind = "")
 {
     public SleepStatus Sleep => SleepOrNull ?? SleepStatus.Unavailable;
 
@@ -54,7 +56,8 @@ public sealed record StatusSnapshot(
             ? $"Invalid desired state, keeping the last valid one; {Active} of {Desired} vGPUs active"
             : $"{Active} of {Desired} vGPUs active" + (Failed > 0 ? $", {Failed} failed" : ""))
         + (AwaitedParents.Count > 0 ? $"; waiting for parent {string.Join(", ", AwaitedParents)}: driver not loaded" : "")
-        + (LedgerError.Length > 0 ? $"; ledger not saved: {LedgerError}" : "");
+        + (LedgerError.Length > 0 ? $"; ledger not saved: {LedgerError}" : "")
+        + (Blind.Length > 0 ? $"; {Blind}, so nothing is changed" : "");
 }
 
 /// <summary>

@@ -42,6 +42,28 @@ internal sealed class Logind(DBusConnection bus)
             Timeout);
 
     /// <summary>
+    /// Calls <paramref name="onOwner"/> with logind's new unique name whenever it appears on the bus,
+    /// goes (null) or restarts (a package upgrade does that); the bus daemon itself sends these, so
+    /// they need no sender check. The handler must not throw: the library would drop the connection.
+    /// </summary>
+    public ValueTask<IDisposable> WatchOwnerAsync(Func<string?, Task> onOwner) =>
+        bus.AddMatchAsync(
+            new MatchRule
+            {
+                Type = MessageType.Signal, Sender = "org.freedesktop.DBus", Path = "/org/freedesktop/DBus",
+                Interface = "org.freedesktop.DBus", Member = "NameOwnerChanged", Arg0 = Service,
+            },
+            (m, _) =>
+            {
+                var r = m.GetBodyReader();
+                r.ReadString();
+                r.ReadString();
+                return r.ReadString();
+            },
+            (Notification<string> n) => n.HasValue ? new ValueTask(onOwner(n.Value.Length == 0 ? null : n.Value)) : default,
+            emitOnCapturedContext: false, ObserverFlags.None);
+
+    /// <summary>
     /// Calls <paramref name="onSignal"/> with PrepareForSleep's argument (true: about to sleep,
     /// false: woke up) and the sender's unique name, which the caller checks: anyone may send a
     /// signal with logind's path and interface.

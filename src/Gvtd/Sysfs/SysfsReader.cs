@@ -6,7 +6,9 @@ namespace Gvtd.Sysfs;
 /// <summary>
 /// Reads parents, their types and the live mediated devices from sysfs. Read-only, and tolerant:
 /// an entry that vanishes or looks odd mid-read becomes a warning, never an exception, because
-/// devices come and go while we look.
+/// devices come and go while we look. What cannot be read is said so (ObservedState.Blind and
+/// Unreadable, DeviceUse.Unknown), never read as "nothing there"; only a directory that does not
+/// exist is empty.
 /// </summary>
 public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
 {
@@ -15,11 +17,17 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
     {
         var warnings = new List<string>();
         var parents = ReadParents(warnings);
-        var links = SafeEntries(root.MdevDevices).ToList();
+        if (!TryEntries(root.MdevDevices, out var listed, out var blind))
+        {
+            warnings.Add($"cannot list {root.MdevDevices}: {blind}; changing and forgetting nothing until it can");
+            return new ObservedState(parents, new Dictionary<string, MdevDevice>(), warnings) { Blind = $"cannot list {root.MdevDevices}: {blind}" };
+        }
+        var links = listed.ToList();
         // No mediated device, nothing a VM could hold: spare the /proc scan.
         var users = links.Count == 0 ? NoUsers : vfioUsers.Read(freshUsers);
-        var devices = ReadDevices(links, users, warnings);
-        return new ObservedState(parents, devices, warnings);
+        var unreadable = new HashSet<string>(StringComparer.Ordinal);
+        var devices = ReadDevices(links, users, warnings, unreadable);
+        return new ObservedState(parents, devices, warnings) { Unreadable = unreadable };
     }
 
     /// <summary>Only the parents and their types: no devices, so /proc is never scanned (gvtd --check-config).</summary>
@@ -73,7 +81,7 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
 
     private static readonly VfioUsers.Snapshot NoUsers = new(new HashSet<int>(), new HashSet<string>(), Complete: true);
 
-    private static Dictionary<string, MdevDevice> ReadDevices(List<string> links, VfioUsers.Snapshot users, List<string> warnings)
+    private static Dictionary<string, MdevDevice> ReadDevices(List<string> links, VfioUsers.Snapshot users, List<string> warnings, HashSet<string> unreadable)
     {
         var devices = new Dictionary<string, MdevDevice>(StringComparer.Ordinal);
         foreach (var link in links)
@@ -89,14 +97,20 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
                     continue;
                 }
                 var group = LinkName(path, "iommu_group") is { } g && int.TryParse(g, out var n) ? n : (int?)null;
-                var vfioNodes = SafeEntries(Path.Combine(path, "vfio-dev")).Select(Path.GetFileName);
-                var held = (group is { } grp && users.Groups.Contains(grp)) || vfioNodes.Any(v => users.DeviceNodes.Contains(v!));
-                var use = held ? DeviceUse.Held : users.Complete ? DeviceUse.Free : DeviceUse.Unknown;
+                // A device node gvtd cannot list might be the one a VM holds.
+                var nodesKnown = TryEntries(Path.Combine(path, "vfio-dev"), out var vfioNodes, out _);
+                var held = (group is { } grp && users.Groups.Contains(grp)) || vfioNodes.Any(v => users.DeviceNodes.Contains(Path.GetFileName(v)));
+                var use = held ? DeviceUse.Held : users.Complete && nodesKnown ? DeviceUse.Free : DeviceUse.Unknown;
                 devices[uuid] = new MdevDevice(uuid, Path.GetFileName(Path.GetDirectoryName(path)!), type, path, group, use);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                warnings.Add($"skipped device {uuid}: {e.Message}");
+                // Gone between the listing and now, or there but unreadable: only the first is absent.
+                if (Path.Exists(link) || File.Exists(link) || new FileInfo(link).LinkTarget is not null)
+                {
+                    unreadable.Add(uuid);
+                    warnings.Add($"cannot read device {uuid}: {e.Message}; it is left as it is");
+                }
             }
         }
         return devices;
@@ -123,15 +137,31 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
         return Directory.Exists(path) ? path : throw new IOException($"{link} points to {target}, which does not exist");
     }
 
-    private static IEnumerable<string> SafeEntries(string dir)
+    /// <summary>For what only adds (parents, types): an unreadable directory gives fewer of them, and a warning elsewhere.</summary>
+    private static IEnumerable<string> SafeEntries(string dir) => TryEntries(dir, out var entries, out _) ? entries : [];
+
+    /// <summary>
+    /// The entries of <paramref name="dir"/>, sorted; none when it does not exist. False, with the
+    /// reason, when it exists (or cannot even be looked up) but cannot be listed: EACCES, EIO, a
+    /// file where a directory should be, a loop of links.
+    /// </summary>
+    private static bool TryEntries(string dir, out IReadOnlyList<string> entries, out string error)
     {
+        entries = [];
+        error = "";
         try
         {
-            return Directory.Exists(dir) ? Directory.GetFileSystemEntries(dir).Order(StringComparer.Ordinal).ToArray() : [];
+            entries = Directory.GetFileSystemEntries(dir).Order(StringComparer.Ordinal).ToArray();
+            return true;
+        }
+        catch (DirectoryNotFoundException) when (!Path.Exists(dir) && new FileInfo(dir).LinkTarget is null)
+        {
+            return true; // not there at all: nothing in it
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return [];
+            error = e.Message;
+            return false;
         }
     }
 }

@@ -61,10 +61,11 @@ public sealed class VfioUsers(string procRoot, string devRoot) : IDisposable
         var groups = new HashSet<int>();
         var nodes = new HashSet<string>(StringComparer.Ordinal);
         var complete = true;
-        IEnumerable<string> processes;
+        string[] processes;
         try
         {
-            processes = Directory.EnumerateDirectories(procRoot);
+            // Whole, inside the guard: a lazy enumeration would throw later, outside it.
+            processes = Directory.GetDirectories(procRoot);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -74,8 +75,9 @@ public sealed class VfioUsers(string procRoot, string devRoot) : IDisposable
         foreach (var process in processes)
         {
             if (!char.IsAsciiDigit(Path.GetFileName(process)[0])) continue;
-            // Not root: other users' processes cannot be seen, so "not in use" would be a guess.
-            if (Interop.LinkDirectory.ReadTargets(Path.Combine(process, "fd"), "/dev/vfio/"u8, targets) == Interop.LinkDirectory.Result.Denied)
+            // Any fd directory not read whole (another user's process without CAP_SYS_PTRACE, EIO,
+            // EMFILE) may hold the device: "not in use" would be a guess.
+            if (Interop.LinkDirectory.ReadTargets(Path.Combine(process, "fd"), "/dev/vfio/"u8, targets) == Interop.LinkDirectory.Result.Unreadable)
                 complete = false;
         }
         foreach (var target in targets)

@@ -16,7 +16,7 @@ public sealed class ApplierTests
     private readonly FakeWriter _writer = new();
 
     private Applier NewApplier(TimeSpan? timeout = null) =>
-        new(_writer, timeout ?? TimeSpan.FromSeconds(10), NullLogger<Applier>.Instance);
+        new(_writer, timeout ?? TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
 
     private static PlannedAction CreateAction(string uuid, string type = "mtty-1") =>
         new(ActionKind.Create, uuid, type, "mtty", "declared but not present", Want(uuid, type, "mtty"));
@@ -150,7 +150,7 @@ public sealed class ApplierTests
     {
         using var gate = new ManualResetEventSlim(false);
         var blocking = new BlockingFor(_writer, U1, gate);
-        var applier = new Applier(blocking, TimeSpan.FromMilliseconds(200), NullLogger<Applier>.Instance);
+        var applier = new Applier(blocking, TimeSpan.FromMilliseconds(200), TimeProvider.System, NullLogger<Applier>.Instance);
         try
         {
             var outcomes = await applier.ApplyAsync([CreateAction(U1), CreateAction(U2)], Parents);
@@ -168,7 +168,7 @@ public sealed class ApplierTests
     {
         var onPool = new ConcurrentBag<bool>();
         var applier = new Applier(new Recording(_writer, () => onPool.Add(Thread.CurrentThread.IsThreadPoolThread)),
-            TimeSpan.FromSeconds(10), NullLogger<Applier>.Instance);
+            TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
 
         await applier.ApplyAsync([CreateAction(U1), RemoveAction(U2)], Parents);
 

@@ -15,8 +15,9 @@ namespace Gvtd.Tests.Support;
 /// </summary>
 public sealed class SimulatedHost
 {
-    public SimulatedHost(TempDir dir, TimeSpan? writeTimeout = null)
+    public SimulatedHost(TempDir dir, TimeSpan? writeTimeout = null, TimeProvider? time = null)
     {
+        Time = time ?? TimeProvider.System;
         Dir = dir;
         Core = SimulatedMdevCore.Open(dir.Combine("sys"));
         Writer = new RecordingWriter(Core, Core.Root.MdevDevices);
@@ -26,12 +27,13 @@ public sealed class SimulatedHost
         Reader = new SysfsReader(Core.Root, VfioUsers);
         Store = new DesiredStateStore(Yaml.Loader(dir), NullLogger<DesiredStateStore>.Instance);
         Ledger = OwnershipLedger.Load(dir.Combine("state"), _ => { });
-        Applier = new Applier(Writer, writeTimeout ?? TimeSpan.FromSeconds(5), NullLogger<Applier>.Instance);
-        Reconciler = new Reconciler(Store, Reader, Applier, Ledger, TimeProvider.System, NullLogger<Reconciler>.Instance);
+        Applier = new Applier(Writer, writeTimeout ?? TimeSpan.FromSeconds(5), Time, NullLogger<Applier>.Instance);
+        Reconciler = new Reconciler(Store, Reader, Applier, Ledger, Time, NullLogger<Reconciler>.Instance);
     }
 
     public const string Gpu = "0000:00:02.0";
 
+    public TimeProvider Time { get; }
     public TempDir Dir { get; }
     public SimulatedMdevCore Core { get; }
     public RecordingWriter Writer { get; }

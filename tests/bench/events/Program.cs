@@ -26,9 +26,9 @@ try
     var vfio = new VfioUsers(Path.Combine(dir, "proc"), Path.Combine(dir, "dev"));
     var reader = new SysfsReader(core.Root, vfio);
     var store = new DesiredStateStore(new DesiredStateLoader(Path.Combine(dir, "etc", "vgpus.yaml"), Path.Combine(dir, "run")), NullLogger<DesiredStateStore>.Instance);
-    var applier = new Applier(core, TimeSpan.FromSeconds(10), NullLogger<Applier>.Instance);
+    var applier = new Applier(core, TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
     var reconciler = new Reconciler(store, reader, applier, OwnershipLedger.Load(Path.Combine(dir, "state"), _ => { }), TimeProvider.System, NullLogger<Reconciler>.Instance);
-    using var worker = new ReconcileWorker(store, reconciler, applier, core, vfio, new ServiceManager(null, null), NullLogger<ReconcileWorker>.Instance);
+    using var worker = new ReconcileWorker(store, reconciler, applier, core, vfio, new ServiceManager(null, null), TimeProvider.System, NullLogger<ReconcileWorker>.Instance);
     await worker.StartAsync(CancellationToken.None);
 
     bool AllThere() => uuids.All(reader.Read().Devices.ContainsKey);
