@@ -148,7 +148,9 @@ public sealed class SleepTests(SystemBusFixture bus)
     {
         using var logind = new FakeLogind(bus.Address);
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")).Replace("settings:\n", "settings:\n  sleep: keep\n"));
-        Thread.Sleep(500);
+        // "awake" is said once gvtd follows logind and has decided about the inhibitor; until then
+        // an empty list would prove nothing.
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "awake", Soon);
         Assert.Empty(logind.Inhibitors);
 
         logind.PrepareForSleep(true);
@@ -170,5 +172,91 @@ public sealed class SleepTests(SystemBusFixture bus)
         Assert.Equal("unavailable", gvtd.Property("SleepState"));
         Assert.Equal("False", gvtd.Property("SleepInhibitor"));
         Assert.Single(gvtd.Log.Split('\n'), l => l.Contains("systemd-logind is not on the bus"));
+    }
+
+    [Fact]
+    public async Task LogindStartingAfterGvtd_IsFollowedWithinASecond()
+    {
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
+        gvtd.WaitUntil(() => gvtd.Log.Contains("systemd-logind is not on the bus yet"), Soon);
+        Assert.Equal("unavailable", gvtd.Property("SleepState"));
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var logind = new FakeLogind(bus.Address);
+        var inhibitor = HeldInhibitor(logind);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the inhibitor came {watch.ElapsedMilliseconds} ms after logind");
+
+        logind.PrepareForSleep(true);
+        await inhibitor.Released.Task.WaitAsync(Soon);
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep", Soon);
+        Assert.False(Exists(gvtd, A));
+        logind.PrepareForSleep(false);
+        gvtd.WaitUntil(() => Exists(gvtd, A) && gvtd.Property("SleepState") == "awake", Soon);
+    }
+
+    [Fact]
+    public async Task LogindRestarting_GetsANewInhibitorWithinASecond_AndOnlyTheNewOneIsObeyed()
+    {
+        var old = new FakeLogind(bus.Address);
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
+        var first = HeldInhibitor(old);
+
+        old.Dispose(); // an upgrade restarts logind: its name changes hands
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var logind = new FakeLogind(bus.Address);
+        var second = HeldInhibitor(logind);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the new inhibitor came {watch.ElapsedMilliseconds} ms after logind restarted");
+        await first.Released.Task.WaitAsync(Soon); // the old instance's one is let go
+        gvtd.WaitUntil(() => gvtd.Property("SleepInhibitor") == "True", Soon);
+
+        logind.PrepareForSleep(true);
+        await second.Released.Task.WaitAsync(Soon);
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep" && !Exists(gvtd, A), Soon);
+        logind.PrepareForSleep(false);
+        gvtd.WaitUntil(() => Exists(gvtd, A) && gvtd.Property("SleepState") == "awake", Soon);
+        HeldInhibitor(logind);
+    }
+
+    [Fact]
+    public async Task StraySignals_AResumeWithoutSleepAndASleepTwice_AreHarmless()
+    {
+        using var logind = new FakeLogind(bus.Address);
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
+        var inhibitor = HeldInhibitor(logind);
+
+        logind.PrepareForSleep(false); // a resume nobody slept for
+        gvtd.WaitUntil(() => gvtd.Log.Contains("PrepareForSleep(false) while awake"), Soon);
+        Assert.True(Exists(gvtd, A));
+        Assert.True(inhibitor.IsHeld);
+        Assert.Equal("awake", gvtd.Property("SleepState"));
+
+        logind.PrepareForSleep(true);
+        await inhibitor.Released.Task.WaitAsync(Soon);
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep", Soon);
+        logind.PrepareForSleep(true); // and again
+        gvtd.WaitUntil(() => gvtd.Log.Contains("PrepareForSleep(true) again while asleep"), Soon);
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep", Soon);
+        Assert.False(Exists(gvtd, A));
+
+        logind.PrepareForSleep(false);
+        gvtd.WaitUntil(() => Exists(gvtd, A) && gvtd.Property("SleepState") == "awake", Soon);
+        HeldInhibitor(logind);
+    }
+
+    [Fact]
+    public async Task LogindLeavingMidCycle_BringsTheVGpusBack()
+    {
+        var logind = new FakeLogind(bus.Address);
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
+        var inhibitor = HeldInhibitor(logind);
+        logind.PrepareForSleep(true);
+        await inhibitor.Released.Task.WaitAsync(Soon);
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep" && !Exists(gvtd, A), Soon);
+
+        logind.Dispose(); // no resume will ever come from it
+
+        gvtd.WaitUntil(() => Exists(gvtd, A), Soon);
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "unavailable", Soon);
+        Assert.Contains("systemd-logind left the bus while the machine was going to sleep; bringing the vGPUs back", gvtd.Log);
     }
 }

@@ -13,6 +13,45 @@ public sealed class StressTests(SystemBusFixture bus)
     private readonly ManagerTests _m = new(bus);
 
     [Fact]
+    public async Task PublishedState_NeverGoesBackwards_UnderConcurrentPassesAndSleepTransitions()
+    {
+        using var logind = new FakeLogind(bus.Address);
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
+        gvtd.WaitUntil(() => gvtd.Property("SleepInhibitor") == "True", TimeSpan.FromSeconds(10));
+        using var monitor = _m.Monitor();
+
+        // Passes from the worker's thread and sleep states from the coordinator's, interleaved.
+        var passes = Task.Run(() =>
+        {
+            for (var i = 0; i < 40; i++) DbusSend.Manager(bus.Address, i % 2 == 0 ? "Reconcile" : "Reload");
+        });
+        for (var i = 0; i < 15; i++)
+        {
+            logind.PrepareForSleep(true);
+            Thread.Sleep(30);
+            logind.PrepareForSleep(false);
+            Thread.Sleep(30);
+        }
+        await passes;
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "awake", TimeSpan.FromSeconds(10));
+        var last = ulong.Parse(gvtd.Property("Generation")!);
+        Assert.NotNull(monitor.WaitForJson(m => Generation(m) == last, TimeSpan.FromSeconds(10)));
+
+        // Every change of the Manager carries its number, in the order it was sent.
+        var seen = monitor.StdoutLines.Select(l => Generation(System.Text.Json.JsonDocument.Parse(l).RootElement)).OfType<ulong>().ToList();
+        Assert.True(seen.Count > 40, $"only {seen.Count} Manager changes were seen");
+        var backwards = seen.Zip(seen.Skip(1)).Where(p => p.Second <= p.First).ToList();
+        Assert.True(backwards.Count == 0, $"published out of order: {string.Join(", ", backwards.Take(5).Select(p => $"{p.First} then {p.Second}"))}");
+        Assert.Equal(last, seen[^1]);
+    }
+
+    /// <summary>The Generation a Manager PropertiesChanged carries, from busctl monitor's JSON; null for any other message.</summary>
+    private static ulong? Generation(System.Text.Json.JsonElement m) =>
+        ManagerTests.Member(m) == "PropertiesChanged" && m.TryGetProperty("path", out var path) && path.GetString() == "/org/gvtd/Gvtd1/Manager"
+            && m.GetProperty("payload").GetProperty("data")[1].TryGetProperty("Generation", out var g)
+            ? g.GetProperty("data").GetUInt64() : null;
+
+    [Fact]
     public async Task ManyClients_WhilePassesAndReloadsRun_AreAllAnswered()
     {
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
