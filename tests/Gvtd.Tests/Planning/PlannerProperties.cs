@@ -1,6 +1,7 @@
 using CsCheck;
 using Gvtd.Contract;
 using Gvtd.DesiredState;
+using Gvtd.Ownership;
 using Gvtd.Planning;
 using Gvtd.Simulation;
 using Gvtd.Sysfs;
@@ -95,6 +96,55 @@ public sealed class PlannerProperties
         var last = Planner.Plan(Desired(host.Prune, [.. host.Declared]), Observe(kernel, host.Use), owned);
         Assert.DoesNotContain(last, a => a.ChangesSomething);
     }, iter: 5000, print: h => h.ToString());
+
+    /// <summary>Where a read failed: nowhere, the whole device list (EACCES, EIO on bus/mdev/devices), or single entries.</summary>
+    public enum Blindness { None, DeviceList, Entries }
+
+    /// <summary>
+    /// Read errors (EACCES, EIO, EMFILE ...) injected at random places, as the reader reports them:
+    /// the list unreadable (blind), an entry unreadable (listed, not read), or a device's use not
+    /// readable (a process's fds or its vfio-dev). Whatever fails, nothing that exists is taken for
+    /// gone, so the ledger never shrinks by it, and nothing whose use was not read is destroyed.
+    /// </summary>
+    [Fact]
+    public void InjectedReadErrors_NeverShrinkTheLedger_NorDestroyWhatCouldNotBeRead() => Gen.Select(
+        Hosts, Gen.Enum<Blindness>(), Gen.Bool.Array[Uuids.Length], Gen.Bool.Array[Uuids.Length], Gen.Bool,
+        (host, blindness, unreadable, useUnread, asleep) => (host, blindness, unreadable, useUnread, asleep)).Sample(t =>
+    {
+        var (host, blindness, unreadable, useUnread, asleep) = t;
+        var use = host.Use.ToDictionary(u => u.Key, u => useUnread[Array.IndexOf(Uuids, u.Key)] ? DeviceUse.Unknown : u.Value);
+        var seen = Observe(host.Devices, use);
+        var observed = blindness switch
+        {
+            Blindness.DeviceList => new ObservedState(seen.Parents, new Dictionary<string, MdevDevice>(), []) { Blind = "cannot list /sys/bus/mdev/devices: Input/output error" },
+            Blindness.Entries => new ObservedState(seen.Parents,
+                seen.Devices.Where(d => !unreadable[Array.IndexOf(Uuids, d.Key)]).ToDictionary(), [])
+            {
+                Unreadable = seen.Devices.Keys.Where(u => unreadable[Array.IndexOf(Uuids, u)]).ToHashSet(),
+            },
+            _ => seen,
+        };
+        var declared = host.Declared.Select(v => v.Uuid).ToHashSet();
+
+        // The ledger forgets only what is known to be gone, and settles no intent of a device that exists.
+        Assert.DoesNotContain(OwnershipLedger.Stale(host.Owned, declared, observed, _ => false), host.Devices.ContainsKey);
+        Assert.All(host.Devices.Keys, u => Assert.True(observed.MayExist(u), $"{u} exists but reads as gone"));
+
+        foreach (var action in Planner.Plan(Desired(host.Prune, [.. host.Declared]), observed, host.Owned, asleep).Where(a => a.ChangesSomething))
+        {
+            if (action.Kind is ActionKind.Remove or ActionKind.Recreate)
+            {
+                Assert.Null(observed.Blind);
+                Assert.True(observed.Devices.ContainsKey(action.Uuid), $"{action.Kind} of {action.Uuid}, which was not read");
+                Assert.Equal(DeviceUse.Free, use[action.Uuid]);
+            }
+            if (action.Kind == ActionKind.Create)
+            {
+                Assert.Null(observed.Blind);
+                Assert.False(host.Devices.ContainsKey(action.Uuid), $"create of {action.Uuid}, which exists but was not read");
+            }
+        }
+    }, iter: 5000, print: t => $"{t.host}, {t.blindness}, asleep {t.asleep}");
 
     [Fact]
     public void AnEmptyDeclarationWithPruneNone_ChangesNothing() => Hosts.Sample(host =>

@@ -41,6 +41,37 @@ public sealed class ReconcilerTests : IDisposable
     }
 
     [Fact]
+    public async Task RunPassAsync_WhenTheDevicesCannotBeListed_IsBlind_RemovingAndForgettingNothing()
+    {
+        var host = new SimulatedHost(_dir);
+        host.Configure(Config((U1, "i915-GVTg_V5_4"), (U2, "i915-GVTg_V5_8")));
+        await host.PassAsync();
+        host.Ledger.Intend([U3]); // and a create a crash interrupted
+        host.Configure(Config()); // neither is declared any more: a seeing pass would remove both
+        var devices = host.Core.Root.MdevDevices;
+        Directory.Move(devices, devices + ".hidden");
+        File.WriteAllText(devices, ""); // listing it fails (ENOTDIR; EACCES or EIO on a real host)
+        var before = host.TreeSnapshot();
+
+        var result = await host.PassAsync(explicitRequest: true);
+
+        Assert.Equal((0, 0), (result.Created, result.Removed));
+        Assert.Equal(before, host.TreeSnapshot());
+        Assert.Equal([U1, U2], host.Ledger.Owned.Order());
+        Assert.Equal([U3], host.Ledger.Creating);
+        Assert.Equal(DaemonState.Degraded, host.Reconciler.Current.State);
+        Assert.Contains($"cannot list {devices}", host.Reconciler.Current.Summary);
+
+        File.Delete(devices);
+        Directory.Move(devices + ".hidden", devices);
+        result = await host.PassAsync(explicitRequest: true);
+
+        Assert.Equal(2, result.Removed); // seeing again, it does what was asked
+        Assert.Empty(host.Ledger.Owned);
+        Assert.Empty(host.Ledger.Creating);
+    }
+
+    [Fact]
     public async Task RunPassAsync_RecordsEachCreateInTheLedgerBeforeWritingIt()
     {
         var host = new SimulatedHost(_dir);

@@ -193,4 +193,86 @@ public sealed class SysfsReaderTests : IDisposable
     }
 
     private static (string, int, string, string) Summary(MdevType t) => (t.Name, t.AvailableInstances, t.DeviceApi, t.Description);
+
+    [Fact]
+    public void Read_ADevicesDirectoryThatCannotBeListed_IsBlind_NotEmpty()
+    {
+        _tree.WithMttyParent().WithMttyDevice(U1, "mtty-1", 0);
+        // Something listing cannot read (ENOTDIR here; EACCES or EIO on a real host).
+        var devices = _tree.Full("bus/mdev/devices");
+        Directory.Delete(devices, recursive: true);
+        System.IO.File.WriteAllText(devices, "");
+
+        var observed = Read();
+
+        Assert.NotNull(observed.Blind);
+        Assert.Contains("bus/mdev/devices", observed.Blind);
+        Assert.True(observed.MayExist(U1));
+        Assert.True(observed.MayExist(U2)); // blind: anything may exist
+    }
+
+    [Fact]
+    public void Read_NoMdevBusAtAll_IsEmpty_NotBlind()
+    {
+        _tree.WithMttyParent();
+        Directory.Delete(_tree.Full("bus/mdev"), recursive: true); // the mdev core is not loaded
+
+        var observed = Read();
+
+        Assert.Null(observed.Blind);
+        Assert.Empty(observed.Devices);
+        Assert.False(observed.MayExist(U1));
+    }
+
+    [Fact]
+    public void Read_ADeviceListedButUnreadable_StaysAsOneThatMayExist()
+    {
+        _tree.WithMttyParent().WithMttyDevice(U1, "mtty-1", 0).WithMttyDevice(U2, "mtty-1", 1);
+        // The bus link points at an entry that cannot be followed (a loop of links).
+        var link = _tree.Full($"bus/mdev/devices/{U2}");
+        System.IO.File.Delete(link);
+        System.IO.File.CreateSymbolicLink(link, U2);
+
+        var observed = Read();
+
+        Assert.Equal([U1], observed.Devices.Keys);
+        Assert.Contains(U2, observed.Unreadable);
+        Assert.True(observed.MayExist(U2));
+        Assert.Contains(observed.Warnings, w => w.Contains($"cannot read device {U2}"));
+    }
+
+    [Fact]
+    public void Read_AVfioDevDirectoryThatCannotBeListed_MakesTheUseUnknown()
+    {
+        _tree.WithMttyParent().WithMttyDevice(U1, "mtty-1", 0);
+        var vfioDev = _tree.Full($"{SysfsTree.MttyParentDir}/{U1}/vfio-dev");
+        Directory.Delete(vfioDev, recursive: true);
+        System.IO.File.WriteAllText(vfioDev, "");
+
+        Assert.Equal(DeviceUse.Unknown, Read().Devices[U1].Use);
+    }
+
+    [Fact]
+    public void Read_AProcessFdDirectoryThatCannotBeRead_MakesTheUseUnknown_WhileAGoneProcessDoesNot()
+    {
+        _tree.WithMttyParent().WithMttyDevice(U1, "mtty-1", 0);
+        Directory.CreateDirectory(Path.Combine(_tree.ProcRoot, "77"));
+        Assert.Equal(DeviceUse.Free, Read().Devices[U1].Use); // no fd directory: the process is gone
+
+        System.IO.File.WriteAllText(Path.Combine(_tree.ProcRoot, "77", "fd"), ""); // there, but not readable as one
+
+        Assert.Equal(DeviceUse.Unknown, Read().Devices[U1].Use);
+    }
+
+    [Theory]
+    [InlineData(2, "Gone")]    // ENOENT: the process or the fd went
+    [InlineData(3, "Gone")]    // ESRCH
+    [InlineData(13, "Unreadable")] // EACCES: no CAP_SYS_PTRACE
+    [InlineData(1, "Unreadable")]  // EPERM
+    [InlineData(5, "Unreadable")]  // EIO
+    [InlineData(24, "Unreadable")] // EMFILE: gvtd itself ran out of descriptors
+    [InlineData(12, "Unreadable")] // ENOMEM
+    [InlineData(20, "Unreadable")] // ENOTDIR
+    public void EveryFdScanError_ButAGoneProcess_MeansUnknown(int errno, string meaning) =>
+        Assert.Equal(meaning, Gvtd.Interop.LinkDirectory.Classify(errno).ToString());
 }
