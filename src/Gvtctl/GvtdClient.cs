@@ -24,7 +24,8 @@ internal delegate void ArgsWriter(ref MessageWriter writer);
 /// </summary>
 internal sealed class GvtdClient : IDisposable
 {
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(90);
+    // Longer than gvtd waits for a polkit prompt, so gvtctl always hears gvtd's answer (AuthorizationTimes).
+    private static readonly TimeSpan CallTimeout = AuthorizationTimes.ClientCall;
 
     private readonly DBusConnection _bus;
     private readonly BusKind _kind;

@@ -95,4 +95,55 @@ public sealed class AuthorizationTests(SystemBusFixture bus)
 
         Assert.Empty(polkit.Asked);
     }
+
+    [Fact]
+    public void ACallerThatDidNotAllowAPrompt_GetsInteractiveAuthorizationRequired_AtOnce()
+    {
+        using var polkit = new FakePolkit(bus.Address) { Grant = false, Challenge = true };
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        // dbus-send never sets ALLOW_INTERACTIVE_AUTHORIZATION.
+        var reply = DbusSend.Call(bus.Address, "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager.Reconcile", [], asNobody: true);
+
+        Assert.Equal("org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", reply.ErrorName);
+        Assert.Contains("allowing interactive authorization", reply.ErrorMessage);
+        Assert.Equal(0u, Assert.Single(polkit.Asked).Flags);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"answered after {watch.Elapsed.TotalSeconds:0.0} s");
+    }
+}
+
+/// <summary>
+/// A polkit prompt nobody answers: gvtd gives up at its limit, cancels the check in polkit, and
+/// refuses, all before gvtctl stops waiting. It waits the real limit (80 s), so it has a bus of its
+/// own and runs beside the other bus tests rather than after them.
+/// </summary>
+[Collection(SlowPromptCollection.Name)]
+public sealed class UnansweredPromptTests(SystemBusFixture bus)
+{
+    [Fact]
+    public void AnUnansweredPrompt_IsCancelledAndRefused_BeforeGvtctlGivesUp_AndNothingChanges()
+    {
+        using var polkit = new FakePolkit(bus.Address) { NobodyAtThePrompt = true };
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var reply = Busctl.Run(bus.Address, ["--allow-interactive-authorization=yes", "--timeout=100", "call", "org.gvtd.Gvtd1",
+            "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager", "RemoveVGpu", "s", A], asNobody: true, timeout: TimeSpan.FromSeconds(120));
+
+        var took = watch.Elapsed;
+        Assert.False(reply.Success);
+        Assert.True(gvtd.Log.Contains("cancelled the check and refused the call"), gvtd.Log + reply.Stderr);
+        Assert.InRange(took, Gvtd.Contract.AuthorizationTimes.Interactive, Gvtd.Contract.AuthorizationTimes.ClientCall);
+        var asked = Assert.Single(polkit.Asked);
+        gvtd.WaitUntil(() => { lock (polkit.Cancelled) return polkit.Cancelled.Contains(asked.Cancellation); }, TimeSpan.FromSeconds(10));
+        Assert.NotEqual("", asked.Cancellation);
+        Assert.Equal([A], ManagerTests.Devices(gvtd));
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SlowPromptCollection : ICollectionFixture<SystemBusFixture>
+{
+    public const string Name = "private system bus for the unanswered prompt";
 }

@@ -9,9 +9,20 @@ namespace Gvtd.Tests.Bus;
 public sealed class FakePolkit : IDisposable, IPathMethodHandler
 {
     private readonly DBusConnection _bus;
+    private readonly TaskCompletionSource _disposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public bool Grant { get; set; }
-    public List<(string SubjectKind, string BusName, string Action, uint Flags)> Asked { get; } = [];
+
+    /// <summary>A refusal says authentication could grant it (is_challenge), as for an administrator without the password typed.</summary>
+    public bool Challenge { get; set; }
+
+    /// <summary>Interactive checks are never answered, as when a prompt is up and nobody types.</summary>
+    public bool NobodyAtThePrompt { get; set; }
+
+    public List<(string SubjectKind, string BusName, string Action, uint Flags, string Cancellation)> Asked { get; } = [];
+
+    /// <summary>The cancellation ids CancelCheckAuthorization was called with.</summary>
+    public List<string> Cancelled { get; } = [];
 
     public FakePolkit(string address)
     {
@@ -27,6 +38,13 @@ public sealed class FakePolkit : IDisposable, IPathMethodHandler
 
     public ValueTask HandleMethodAsync(MethodContext context)
     {
+        if (context.Request.MemberAsString == "CancelCheckAuthorization" && context.Request.SignatureAsString == "s")
+        {
+            lock (Cancelled) Cancelled.Add(context.Request.GetBodyReader().ReadString());
+            using var done = context.CreateReplyWriter(null);
+            context.Reply(done.CreateMessage());
+            return default;
+        }
         if (context.Request.MemberAsString != "CheckAuthorization" || context.Request.SignatureAsString != "(sa{sv})sa{ss}us")
         {
             context.ReplyUnknownMethodError();
@@ -44,17 +62,23 @@ public sealed class FakePolkit : IDisposable, IPathMethodHandler
             args.ReadString();
         }
         var flags = args.ReadUInt32();
+        var cancellation = args.ReadString();
         var name = subject.TryGetValue("name", out var n) ? n.GetString() : "";
-        lock (Asked) Asked.Add((kind, name, action, flags));
+        lock (Asked) Asked.Add((kind, name, action, flags, cancellation));
+        if (NobodyAtThePrompt && (flags & 1) != 0) return new ValueTask(_disposed.Task); // no reply while it lives
 
         using var w = context.CreateReplyWriter("(bba{ss})");
         w.WriteStructureStart();
         w.WriteBool(Grant);
-        w.WriteBool(false);
+        w.WriteBool(!Grant && Challenge);
         w.WriteDictionaryEnd(w.WriteDictionaryStart());
         context.Reply(w.CreateMessage());
         return default;
     }
 
-    public void Dispose() => _bus.Dispose();
+    public void Dispose()
+    {
+        _disposed.TrySetResult();
+        _bus.Dispose();
+    }
 }
