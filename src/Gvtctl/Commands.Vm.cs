@@ -14,16 +14,12 @@ internal static partial class Commands
         return (vgpu, parents.FirstOrDefault(p => p.Name == vgpu.Parent));
     }
 
-    /// <summary>
-    /// The contract's rule, as gvtd's QemuArgs property gives it. Where gvtd has no place for the
-    /// device yet (its parent is absent), the kernel's bus link is where it will be.
-    /// </summary>
-    internal static string QemuDevice(VGpu vgpu, ParentDevice? parent)
-    {
-        var sysfs = vgpu.SysfsPath.Length > 0 ? vgpu.SysfsPath
-            : parent is not null ? $"{parent.SysfsPath}/{vgpu.Uuid}" : $"/sys/bus/mdev/devices/{vgpu.Uuid}";
-        return VmArguments.QemuDevice(sysfs, parent?.Driver ?? "");
-    }
+    /// <summary>The contract's rule, as gvtd's QemuArgs property gives it.</summary>
+    internal static string QemuDevice(VGpu vgpu, ParentDevice? parent) =>
+        VmArguments.QemuDevice(VmArguments.DevicePath(vgpu.Uuid, vgpu.SysfsPath, parent?.SysfsPath), parent?.Driver ?? "", DeviceApi(vgpu, parent));
+
+    /// <summary>What the kernel says the vGPU's type is (device_api), where its parent is there to say it.</summary>
+    private static string DeviceApi(VGpu vgpu, ParentDevice? parent) => parent?.Types.FirstOrDefault(t => t.Id == vgpu.Type)?.DeviceApi ?? "";
 
     private static int QemuArgs(CommandLine cl, Terminal term, GvtdClient gvtd)
     {
@@ -45,7 +41,7 @@ internal static partial class Commands
         return ExitCodes.Ok;
     }
 
-    internal static string HostdevXml(VGpu vgpu, ParentDevice? parent) => VmArguments.LibvirtHostdev(vgpu.Uuid, parent?.Driver ?? "");
+    internal static string HostdevXml(VGpu vgpu, ParentDevice? parent) => VmArguments.LibvirtHostdev(vgpu.Uuid, parent?.Driver ?? "", DeviceApi(vgpu, parent));
 
     private static int LibvirtXml(CommandLine cl, Terminal term, GvtdClient gvtd)
     {

@@ -14,9 +14,13 @@ internal static class VGpuObjects
     public static IEnumerable<(string Key, VGpuObject Item)> From(StatusSnapshot snapshot) =>
         snapshot.VGpus.Select(v => (v.Uuid, new VGpuObject(v, QemuArgs(v, snapshot))));
 
-    /// <summary>Empty while the device has no place in sysfs (its parent is absent).</summary>
-    private static string QemuArgs(VGpuStatus v, StatusSnapshot snapshot) =>
-        v.SysfsPath.Length == 0 ? "" : VmArguments.QemuArgs(v.SysfsPath, snapshot.Parents.GetValueOrDefault(v.Parent)?.Driver ?? "");
+    /// <summary>The contract's rule, with what the kernel says of the parent and the type (device_api).</summary>
+    private static string QemuArgs(VGpuStatus v, StatusSnapshot snapshot)
+    {
+        var parent = snapshot.Parents.GetValueOrDefault(v.Parent);
+        return VmArguments.QemuArgs(VmArguments.DevicePath(v.Uuid, v.SysfsPath, parent?.SysfsPath), parent?.Driver ?? "",
+            parent?.FindType(v.Type)?.DeviceApi ?? "");
+    }
 
     private static readonly PropertyTable<VGpuObject> Properties = new(
         PropertyTable<VGpuObject>.String("Uuid", o => o.Status.Uuid, isConst: true),
