@@ -13,7 +13,8 @@ internal static unsafe partial class Libc
 
     internal const int EFD_NONBLOCK = 0x800;
     internal const int EFD_CLOEXEC = 0x80000;
-    internal const short POLLIN = 0x001;
+    internal const short POLLIN = 0x001, POLLERR = 0x008, POLLHUP = 0x010, POLLNVAL = 0x020;
+    internal const int EINTR = 4;
 
     [StructLayout(LayoutKind.Sequential)]
     internal struct PollFd

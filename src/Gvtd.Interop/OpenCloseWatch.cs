@@ -38,14 +38,15 @@ public sealed unsafe partial class OpenCloseWatch : FdThread
         return TryWake(fd, out var wake) ? new OpenCloseWatch(fd, wake) : null;
     }
 
-    protected override void Drain()
+    protected override bool Drain()
     {
         var buffer = stackalloc byte[4096];
         var drained = false;
         while (Libc.read(Fd, buffer, 4096) > 0) drained = true;
-        if (!drained) return;
+        if (!drained) return false;
         Interlocked.Increment(ref _changes);
         Changed?.Invoke();
+        return true;
     }
 
     [LibraryImport(Lib)] private static partial int inotify_init1(int flags);

@@ -57,8 +57,9 @@ public sealed unsafe partial class UeventSocket : FdThread
         return new UeventSocket(fd, wake, onMessage);
     }
 
-    protected override void Drain()
+    protected override bool Drain()
     {
+        var got = false;
         while (!Disposed)
         {
             nint n;
@@ -66,13 +67,19 @@ public sealed unsafe partial class UeventSocket : FdThread
             if (n > 0)
             {
                 _onMessage(_buffer.AsSpan(0, (int)n));
+                got = true;
                 continue;
             }
             var errno = Marshal.GetLastPInvokeError();
-            if (n < 0 && errno == ENOBUFS) _onMessage([]);
+            if (n < 0 && errno == ENOBUFS)
+            {
+                _onMessage([]); // the queue overflowed: reading the error clears it
+                got = true;
+            }
             else if (n < 0 && errno == EINTR) continue;
-            else return; // EAGAIN: drained
+            else break; // EAGAIN: drained; anything else: the poll loop decides
         }
+        return got;
     }
 
     [LibraryImport(Lib, SetLastError = true)] private static partial int socket(int domain, int type, int protocol);

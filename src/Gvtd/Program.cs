@@ -54,7 +54,8 @@ internal static class Program
         var sysfsRoot = new SysfsRoot(options.EffectiveSysfsRoot);
         builder.Services.AddSingleton(sysfsRoot);
         builder.Services.AddSingleton(CreateKernel(options, logger));
-        builder.Services.AddSingleton(new VfioUsers(options.EffectiveProcRoot, options.DevRoot));
+        // Made by the container, so the container disposes it (its /dev/vfio watch thread) at exit.
+        builder.Services.AddSingleton(_ => new VfioUsers(options.EffectiveProcRoot, options.DevRoot));
         builder.Services.AddSingleton<SysfsReader>();
         builder.Services.AddSingleton(sp => new Applier(sp.GetRequiredService<IKernel>(), options.WriteTimeout, TimeProvider.System, sp.GetRequiredService<ILogger<Applier>>()));
         builder.Services.AddSingleton(new DesiredStateLoader(options.ConfigPath, options.RuntimeDir));

@@ -5,7 +5,7 @@ namespace Gvtd.DesiredState;
 /// <summary>
 /// The drop-in files gvtd itself writes when asked over D-Bus: <c>vgpus.d/dbus.yaml</c> beside the
 /// main file (persistent) and <c>RUNTIME/vgpus.d/dbus.yaml</c> (gone at reboot). The user's own
-/// files are never rewritten. Each file is replaced atomically (temp file, fsync, rename); callers
+/// files are never rewritten. Each file is replaced atomically (Files.AtomicFile); callers
 /// edit inside DesiredStateStore.Change, which runs one change at a time with its check.
 /// </summary>
 public sealed class ManagedDeclarations(DesiredStateLoader loader)
@@ -34,14 +34,7 @@ public sealed class ManagedDeclarations(DesiredStateLoader loader)
             : [];
         if (errors.Count > 0) throw new InvalidConfigException(errors);
         edit(existing);
-        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        var temp = file + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        {
-            stream.Write(Encoding.UTF8.GetBytes(Render(existing)));
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temp, file, overwrite: true);
+        Files.AtomicFile.Write(file, Render(existing));
     }
 
     private static string Render(IEnumerable<DesiredVGpu> vgpus)

@@ -132,20 +132,12 @@ public sealed class OwnershipLedger
 
     private void Save(Entries entries)
     {
-        var temp = _path + ".tmp";
+        var text = new System.Text.StringBuilder().AppendLine(Header);
+        foreach (var uuid in entries.Owned.Order(StringComparer.Ordinal)) text.AppendLine(uuid);
+        foreach (var uuid in entries.Creating.Order(StringComparer.Ordinal)) text.AppendLine($"{uuid} {CreatingMark}");
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-            using (var writer = new StreamWriter(stream))
-            {
-                writer.WriteLine(Header);
-                foreach (var uuid in entries.Owned.Order(StringComparer.Ordinal)) writer.WriteLine(uuid);
-                foreach (var uuid in entries.Creating.Order(StringComparer.Ordinal)) writer.WriteLine($"{uuid} {CreatingMark}");
-                writer.Flush();
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, _path, overwrite: true);
+            Files.AtomicFile.Write(_path, text.ToString());
             _unsaved = false;
             SaveError = "";
         }
@@ -153,14 +145,6 @@ public sealed class OwnershipLedger
         {
             _unsaved = true;
             SaveError = $"cannot write {_path}: {e.Message}";
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
-            {
-                // Nothing more to do: the next save replaces it.
-            }
         }
     }
 

@@ -76,6 +76,10 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
         {
             if (e.MattersToGvtd)
                 _requests.Writer.TryWrite(new Request("uevent", Reload: false, Explicit: false, null, Settle: true));
+        }, why =>
+        {
+            logger.LogWarning("Stopped following the kernel's uevents ({Why}); a late driver or a device removed by hand is noticed at the next interval pass", why);
+            _requests.Writer.TryWrite(new Request("uevents lost", Reload: false, Explicit: false, null));
         }, out var error);
         // Opening or closing /dev/vfio sends no uevent. A VM taking or letting go of a device changes
         // what InUse shows, and a device kept because a VM held it may go now: look again at once.
@@ -96,6 +100,13 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
         _uevents?.Dispose();
         logger.LogInformation("Stopping; vGPUs are left in place (VMs may be using them)");
         return base.StopAsync(cancellationToken);
+    }
+
+    public override void Dispose()
+    {
+        _sighup?.Dispose();
+        _uevents?.Dispose();
+        base.Dispose();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stop)

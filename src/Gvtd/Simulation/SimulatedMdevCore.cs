@@ -42,7 +42,7 @@ public sealed class SimulatedMdevCore : IKernel
         return core;
     }
 
-    public IDisposable? Listen(Action<Uevent> onEvent, out string? error)
+    public IDisposable? Listen(Action<Uevent> onEvent, Action<string> onStopped, out string? error)
     {
         error = null;
         lock (_lock) _listeners.Add(onEvent);

@@ -12,10 +12,11 @@ public interface IKernel
     void Write(string path, string value);
 
     /// <summary>
-    /// Delivers uevents (on a thread of the kernel's) until disposed; null with the reason when it
-    /// cannot (then only the interval notices changes). A kernel that raises none returns null.
+    /// Delivers uevents (on a thread of the kernel's) until disposed, or until it can no longer,
+    /// which <paramref name="onStopped"/> hears with the reason; null with the reason when it
+    /// cannot start (then only the interval notices changes). A kernel that raises none returns null.
     /// </summary>
-    IDisposable? Listen(Action<Uevent> onEvent, out string? error)
+    IDisposable? Listen(Action<Uevent> onEvent, Action<string> onStopped, out string? error)
     {
         error = "this kernel raises no events";
         return null;
@@ -25,11 +26,15 @@ public interface IKernel
 /// <summary>The running kernel: writes real sysfs attributes (they may block: a remove waits for the VFIO user to let go).</summary>
 public sealed class LinuxKernel : IKernel
 {
-    public IDisposable? Listen(Action<Uevent> onEvent, out string? error) =>
-        Interop.UeventSocket.TryOpen(message =>
+    public IDisposable? Listen(Action<Uevent> onEvent, Action<string> onStopped, out string? error)
+    {
+        var socket = Interop.UeventSocket.TryOpen(message =>
         {
             if (Uevent.Parse(message) is { } e) onEvent(e);
         }, out error);
+        if (socket is not null) socket.Stopped += onStopped;
+        return socket;
+    }
 
     public void Write(string path, string value)
     {

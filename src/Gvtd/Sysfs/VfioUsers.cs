@@ -31,9 +31,10 @@ public sealed class VfioUsers(string procRoot, string devRoot) : IDisposable
         var vfio = Path.Combine(devRoot, "vfio");
         lock (_lock)
         {
-            if (!Directory.Exists(vfio))
+            if (!Directory.Exists(vfio) || _watch?.StoppedBecause is not null)
             {
-                // A watch on a directory that is gone never fires again: drop it, and scan.
+                // A watch on a directory that is gone never fires again, nor does one whose thread
+                // stopped on an error: drop it, and scan (a new one is tried next time).
                 _watch?.Dispose();
                 _watch = null;
             }

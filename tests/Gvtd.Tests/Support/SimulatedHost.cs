@@ -91,7 +91,7 @@ public sealed class SimulatedHost
         /// <summary>Creates of these UUIDs are refused with EINVAL, once each.</summary>
         public HashSet<string> FailNextCreate { get; } = [];
 
-        public IDisposable? Listen(Action<Uevent> onEvent, out string? error) => inner.Listen(onEvent, out error);
+        public IDisposable? Listen(Action<Uevent> onEvent, Action<string> onStopped, out string? error) => inner.Listen(onEvent, onStopped, out error);
 
         public int CreatesOf(string uuid) => Writes.Count(w => w.Path.EndsWith("/create") && w.Value == uuid);
 
