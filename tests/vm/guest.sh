@@ -30,6 +30,7 @@ S=66666666-0000-4000-8000-000000000066   # held so that its remove blocks in the
 W=55555555-0000-4000-8000-000000000055   # declared while gvtd is dead in scenario 8
 E=eeeeeeee-0000-4000-8000-00000000000e   # one more than capacity allows in scenario 6
 Z=77777777-0000-4000-8000-000000000077   # held by another user's VM while gvtd is blind
+Q=88888888-0000-4000-8000-000000000088   # taken by a real QEMU
 
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -86,6 +87,15 @@ stop_holder() {
 }
 
 ensure_gvtd() { gvtd_running || start_gvtd; }
+
+# qemu_has_group N: the QEMU started by real_qemu_holds_device holds /dev/vfio/N open.
+qemu_has_group() {
+    local fd
+    for fd in /proc/"$(cat "$WORK/qemu.pid")"/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = "/dev/vfio/$1" ] && return 0
+    done
+    return 1
+}
 
 signal_gvtd() { kill "-$1" "$(gvtd_pid)"; }
 
@@ -236,6 +246,46 @@ held_device_not_removed() {
     stop_holder
     wait_until 15 "$V is removed after its holder exits" device_gone "$V"
     wait_until 5 "$V leaves the ledger" eval "! in_ledger $V"
+}
+
+# A real VM as the client: Debian's QEMU, started paused (-S: TCG runs no guest code) with exactly
+# what `gvtctl qemu-args` prints, opens the vGPU's VFIO group as it would for a guest. gvtd must show
+# it in use without any planned removal, keep it when it is no longer declared, and remove it once
+# QEMU quits.
+real_qemu_holds_device() {
+    ensure_gvtd
+    write_config "$A:mtty-1" "$Q:mtty-1"
+    reconcile > /dev/null
+    wait_until 10 "$Q exists" device_exists "$Q"
+    [ "$(vgpu_prop "$Q" InUse)" = false ] || fail "$Q is in use before any VM started"
+    local args
+    read -r -a args < <(DBUS_SYSTEM_BUS_ADDRESS=$DBUS_SYSTEM_BUS_ADDRESS "$GVTCTL" qemu-args "$Q")
+    echo "gvtctl qemu-args $Q: ${args[*]}"
+    qemu-system-x86_64 -M q35 -accel tcg -m 64 -S -nodefaults -display none -monitor none -serial none \
+        "${args[@]}" > "$WORK/qemu.out" 2>&1 &
+    echo $! > "$WORK/qemu.pid"
+    local group opened took
+    group=$(basename "$(readlink "$MDEV/$Q/iommu_group")")
+    wait_until 60 "QEMU opened /dev/vfio/$group (its output: $(cat "$WORK/qemu.out" 2>/dev/null))" qemu_has_group "$group"
+    opened=$(now_ms)
+    wait_until 10 "$Q shows InUse while QEMU holds it" eval '[ "$(vgpu_prop "$Q" InUse)" = true ]'
+    took=$(( $(now_ms) - opened ))
+    echo "InUse true ${took} ms after QEMU opened the group (busctl under TCG included)"
+    write_config "$A:mtty-1"
+    signal_gvtd HUP
+    local round
+    for round in 1 2 3; do
+        sleep 1
+        device_exists "$Q" || fail "$Q was removed while QEMU held it"
+    done
+    [ "$(vgpu_prop "$Q" InUse)" = true ] || fail "$Q is not shown in use while QEMU holds it"
+    kill "$(cat "$WORK/qemu.pid")"
+    wait "$(cat "$WORK/qemu.pid")" 2>/dev/null || true
+    local quit
+    quit=$(now_ms)
+    wait_until 15 "$Q is removed once QEMU quit" device_gone "$Q"
+    echo "$Q removed $(( $(now_ms) - quit )) ms after QEMU quit"
+    wait_until 5 "$Q leaves the ledger" eval "! in_ledger $Q"
 }
 
 # The fallback when gvtd cannot see the VFIO user (only an anonymous device fd is held): the remove
@@ -428,6 +478,7 @@ main() {
     run_scenario broken-file-changes-nothing broken_file_changes_nothing
     run_scenario over-capacity-fails-clearly over_capacity_fails_clearly
     run_scenario held-device-not-removed held_device_not_removed
+    run_scenario real-qemu-holds-device real_qemu_holds_device
     run_scenario stuck-remove-keeps-answering stuck_remove_keeps_answering
     run_scenario kill9-restart-converges kill9_restart_converges
     run_scenario sigterm-exits-leaving-devices sigterm_exits_leaving_devices
