@@ -6,8 +6,6 @@ namespace Gvtd.Reconcile;
 
 public enum VGpuState { Active, Pending, Blocked, Failed, Removing, Undeclared }
 
-public enum DaemonState { Starting, Idle, Reconciling, Degraded }
-
 /// <summary>Everything worth knowing about one vGPU, declared or present. What the D-Bus objects show.</summary>
 public sealed record VGpuStatus(
     string Uuid, string Name, string Type, string Parent, VGpuState State, string LastError,
@@ -16,59 +14,3 @@ public sealed record VGpuStatus(
     /// <summary>The state as the bus and gvtctl spell it.</summary>
     public string StateName => State.ToString().ToLowerInvariant();
 }
-
-/// <summary>
-/// An immutable picture of the daemon after a pass. Readers (D-Bus, logs) take the current one and
-/// never see a half-updated state.
-/// </summary>
-public sealed record StatusSnapshot(
-    DaemonState State,
-    string ConfigError,
-    IReadOnlyList<string> ConfigFiles,
-    Settings Settings,
-    DateTimeOffset? LastReconcile,
-    IReadOnlyList<VGpuStatus> VGpus,
-    IReadOnlyDictionary<string, MdevParent> Parents,
-    IReadOnlyList<PlannedAction> Plan,
-    string LedgerError = "",
-    SleepStatus? SleepOrNull = null,
-    long Generation = 0,
-    string Blind = "")
-{
-    public SleepStatus Sleep => SleepOrNull ?? SleepStatus.Unavailable;
-
-    public static readonly StatusSnapshot Initial = new(DaemonState.Starting, "", [], Settings.Default, null, [],
-        new Dictionary<string, MdevParent>(), []);
-
-    public int Desired => VGpus.Count(v => v.Declared);
-    public int Active => VGpus.Count(v => v.Declared && v.State == VGpuState.Active);
-    public int Failed => VGpus.Count(v => v.State == VGpuState.Failed);
-
-    // Worked out once per snapshot, not on every D-Bus Get. A `with` copies them as they are, which
-    // is right because the snapshot's `with`s change only State and the sleep status.
-
-    /// <summary>Parents that declared vGPUs wait for: not registered with the mdev core (driver not loaded).</summary>
-    public IReadOnlyList<string> AwaitedParents => field ??=
-        Plan.Where(a => a.Blocked == BlockReason.ParentAbsent).Select(a => a.Parent).Distinct().Order(StringComparer.Ordinal).ToList();
-
-    /// <summary>The one line `systemctl status gvtd` shows (STATUS=) and the Manager's StatusText.</summary>
-    public string Summary => field ??= (ConfigError.Length > 0
-            ? $"Invalid desired state, keeping the last valid one; {Active} of {Desired} vGPUs active"
-            : $"{Active} of {Desired} vGPUs active" + (Failed > 0 ? $", {Failed} failed" : ""))
-        + (AwaitedParents.Count > 0 ? $"; waiting for parent {string.Join(", ", AwaitedParents)}: driver not loaded" : "")
-        + (LedgerError.Length > 0 ? $"; ledger not saved: {LedgerError}" : "")
-        + (Blind.Length > 0 ? $"; {Blind}, so nothing is changed" : "");
-}
-
-/// <summary>
-/// Where gvtd is in the machine's sleep cycle: unavailable (no logind on the bus), awake, preparing
-/// (stepping aside before a suspend), asleep, or resuming; whether it holds logind's delay
-/// inhibitor; and which vGPUs it removed for sleep and will recreate on resume.
-/// </summary>
-public sealed record SleepStatus(string State, bool InhibitorHeld, IReadOnlyList<string> SetAside)
-{
-    public static readonly SleepStatus Unavailable = new("unavailable", false, []);
-}
-
-/// <summary>The counts a pass reports (Reconcile() and the ReconcileFinished signal).</summary>
-public sealed record PassResult(int Created, int Removed, int Failed, string ConfigError);

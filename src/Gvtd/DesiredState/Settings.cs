@@ -11,15 +11,6 @@ public enum PrunePolicy
     All,
 }
 
-/// <summary>Where a declaration came from, for error messages and for the D-Bus Source property.</summary>
-public sealed record SourceLocation(string File, int Line, int Column)
-{
-    public override string ToString() => $"{File}:{Line}:{Column}";
-}
-
-/// <summary>One vGPU the user wants to exist. Uuid and Parent are normalised.</summary>
-public sealed record DesiredVGpu(string Uuid, string Type, string Parent, string? Name, SourceLocation Source);
-
 /// <summary>What gvtd does with its vGPUs when the machine is about to sleep.</summary>
 public enum SleepPolicy
 {
@@ -39,13 +30,4 @@ public sealed record Settings(TimeSpan Interval, PrunePolicy Prune, SleepPolicy 
 
     /// <summary>The setting as the file spells it.</summary>
     public static string SleepName(SleepPolicy sleep) => sleep == SleepPolicy.Keep ? "keep" : "remove-idle";
-}
-
-/// <summary>
-/// The whole validated desired state: the main file plus its drop-ins, merged.
-/// Only ever built from input that passed validation, so the rest of gvtd can trust it.
-/// </summary>
-public sealed record DesiredStateSnapshot(Settings Settings, IReadOnlyList<DesiredVGpu> VGpus, IReadOnlyList<string> Files)
-{
-    public static readonly DesiredStateSnapshot Empty = new(Settings.Default, [], []);
 }

@@ -1,0 +1,10 @@
+namespace Gvtd.DesiredState;
+
+/// <summary>
+/// The whole validated desired state: the main file plus its drop-ins, merged.
+/// Only ever built from input that passed validation, so the rest of gvtd can trust it.
+/// </summary>
+public sealed record DesiredStateSnapshot(Settings Settings, IReadOnlyList<DesiredVGpu> VGpus, IReadOnlyList<string> Files)
+{
+    public static readonly DesiredStateSnapshot Empty = new(Settings.Default, [], []);
+}

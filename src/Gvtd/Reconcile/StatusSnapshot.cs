@@ -1,0 +1,50 @@
+using Gvtd.DesiredState;
+using Gvtd.Planning;
+using Gvtd.Sysfs;
+
+namespace Gvtd.Reconcile;
+
+public enum DaemonState { Starting, Idle, Reconciling, Degraded }
+
+/// <summary>
+/// An immutable picture of the daemon after a pass. Readers (D-Bus, logs) take the current one and
+/// never see a half-updated state.
+/// </summary>
+public sealed record StatusSnapshot(
+    DaemonState State,
+    string ConfigError,
+    IReadOnlyList<string> ConfigFiles,
+    Settings Settings,
+    DateTimeOffset? LastReconcile,
+    IReadOnlyList<VGpuStatus> VGpus,
+    IReadOnlyDictionary<string, MdevParent> Parents,
+    IReadOnlyList<PlannedAction> Plan,
+    string LedgerError = "",
+    SleepStatus? SleepOrNull = null,
+    long Generation = 0,
+    string Blind = "")
+{
+    public SleepStatus Sleep => SleepOrNull ?? SleepStatus.Unavailable;
+
+    public static readonly StatusSnapshot Initial = new(DaemonState.Starting, "", [], Settings.Default, null, [],
+        new Dictionary<string, MdevParent>(), []);
+
+    public int Desired => VGpus.Count(v => v.Declared);
+    public int Active => VGpus.Count(v => v.Declared && v.State == VGpuState.Active);
+    public int Failed => VGpus.Count(v => v.State == VGpuState.Failed);
+
+    // Worked out once per snapshot, not on every D-Bus Get. A `with` copies them as they are, which
+    // is right because the snapshot's `with`s change only State and the sleep status.
+
+    /// <summary>Parents that declared vGPUs wait for: not registered with the mdev core (driver not loaded).</summary>
+    public IReadOnlyList<string> AwaitedParents => field ??=
+        Plan.Where(a => a.Blocked == BlockReason.ParentAbsent).Select(a => a.Parent).Distinct().Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The one line `systemctl status gvtd` shows (STATUS=) and the Manager's StatusText.</summary>
+    public string Summary => field ??= (ConfigError.Length > 0
+            ? $"Invalid desired state, keeping the last valid one; {Active} of {Desired} vGPUs active"
+            : $"{Active} of {Desired} vGPUs active" + (Failed > 0 ? $", {Failed} failed" : ""))
+        + (AwaitedParents.Count > 0 ? $"; waiting for parent {string.Join(", ", AwaitedParents)}: driver not loaded" : "")
+        + (LedgerError.Length > 0 ? $"; ledger not saved: {LedgerError}" : "")
+        + (Blind.Length > 0 ? $"; {Blind}, so nothing is changed" : "");
+}
