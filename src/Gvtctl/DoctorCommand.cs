@@ -34,8 +34,7 @@ internal static class DoctorCommand
     {
         var env = DoctorEnvironment.Host with
         {
-            SysfsRoot = cl.SysfsRoot ?? "/sys",
-            ProcRoot = cl.ProcRoot ?? "/proc",
+            Roots = HostRoots.Default with { Sys = cl.SysfsRoot ?? HostRoots.Default.Sys, Proc = cl.ProcRoot ?? HostRoots.Default.Proc },
             DaemonStatus = () => AskDaemon(cl),
         };
         var checks = DoctorChecks.Run(env);

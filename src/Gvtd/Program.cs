@@ -24,7 +24,7 @@ internal static class Program
         if (parsed.ShowVersion) { Console.Out.WriteLine("gvtd " + Version); return 0; }
         if (parsed.Error is { } error) { Console.Error.WriteLine("gvtd: " + error); return 2; }
         if (parsed.CheckConfig)
-            return ConfigCheck.Run(parsed.Options!.ConfigPath, parsed.Options.RuntimeDir, parsed.Options.SysfsRoot, Console.Out, Console.Error);
+            return ConfigCheck.Run(parsed.Options!.Roots, againstSysfs: parsed.Options.SysfsRoot is not null, Console.Out, Console.Error);
 
         using var logger = LoggingSetup.Create();
         try
@@ -51,14 +51,14 @@ internal static class Program
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
 
-        var sysfsRoot = new SysfsRoot(options.EffectiveSysfsRoot);
-        builder.Services.AddSingleton(sysfsRoot);
+        var roots = options.Roots;
+        builder.Services.AddSingleton(new SysfsRoot(roots.Sys));
         builder.Services.AddSingleton(CreateKernel(options, logger));
         // Made by the container, so the container disposes it (its /dev/vfio watch thread) at exit.
-        builder.Services.AddSingleton(_ => new VfioUsers(options.EffectiveProcRoot, options.DevRoot));
+        builder.Services.AddSingleton(_ => new VfioUsers(roots.Proc, roots.Dev));
         builder.Services.AddSingleton<SysfsReader>();
         builder.Services.AddSingleton(sp => new Applier(sp.GetRequiredService<IKernel>(), options.WriteTimeout, TimeProvider.System, sp.GetRequiredService<ILogger<Applier>>()));
-        builder.Services.AddSingleton(new DesiredStateLoader(options.ConfigPath, options.RuntimeDir));
+        builder.Services.AddSingleton(new DesiredStateLoader(roots.ConfigFile, roots.Runtime));
         builder.Services.AddSingleton<DesiredStateStore>();
         builder.Services.AddSingleton(LoadLedger(options, logger));
         builder.Services.AddSingleton<Reconciler>();

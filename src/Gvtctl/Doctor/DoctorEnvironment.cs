@@ -1,3 +1,4 @@
+using Gvtd.Contract;
 using System.Diagnostics;
 
 namespace Gvtctl.Doctor;
@@ -10,20 +11,23 @@ public sealed record DaemonStatus(bool Running, string? State, string? ConfigErr
 
 /// <summary>
 /// Everything the doctor checks read, so tests can point them at fixture trees. The checks only read
-/// files under <see cref="SysfsRoot"/> and <see cref="ProcRoot"/>, and reach outside through the two seams.
+/// files under the roots' sysfs and procfs (the same <see cref="HostRoots"/> gvtd takes), and reach
+/// outside through the two seams.
 /// </summary>
-/// <param name="SysfsRoot">Where sysfs is mounted ("/sys").</param>
-/// <param name="ProcRoot">Where procfs is mounted ("/proc").</param>
+/// <param name="Roots">Where the host's filesystems are.</param>
 /// <param name="RunVersion">Runs "PROGRAM --version" and returns its output; null when PROGRAM is not installed (or did not answer).</param>
 /// <param name="DaemonStatus">Asks gvtd how it is; null when the caller cannot ask (the check is then Skipped).</param>
 public sealed record DoctorEnvironment(
-    string SysfsRoot,
-    string ProcRoot,
+    HostRoots Roots,
     Func<string, string?> RunVersion,
     Func<DaemonStatus>? DaemonStatus = null)
 {
     /// <summary>This machine: /sys, /proc, programs found on PATH; no daemon seam (the CLI adds it with <c>with</c>).</summary>
-    public static DoctorEnvironment Host { get; } = new("/sys", "/proc", RunVersionOnPath);
+    public static DoctorEnvironment Host { get; } = new(HostRoots.Default, RunVersionOnPath);
+
+    public string SysfsRoot => Roots.Sys;
+
+    public string ProcRoot => Roots.Proc;
 
     /// <summary>Finds <paramref name="program"/> on PATH and returns what "--version" printed, or null.</summary>
     public static string? RunVersionOnPath(string program)

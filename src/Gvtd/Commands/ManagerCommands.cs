@@ -57,7 +57,7 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
                     throw new CommandException(action.Blocked == BlockReason.InUse ? CommandError.InUse : CommandError.NotOwned,
                         $"a device with UUID {uuid} already exists: {action.Reason}");
             }
-            managed.Add(uuid, type, parent, null, runtime);
+            managed.Add(state, uuid, type, parent, null, runtime);
             return true;
         });
         await worker.RequestPassAsync($"AddVGpu {uuid}", reload: true);
@@ -70,7 +70,8 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
         var uuid = Identifiers.NormaliseUuid(uuidText) ?? throw InvalidArgs($"{UserText.Quote(uuidText)} is not a UUID");
         desired.Change(now =>
         {
-            var declaration = ValidState(now).VGpus.FirstOrDefault(v => v.Uuid == uuid)
+            var state = ValidState(now);
+            var declaration = state.VGpus.FirstOrDefault(v => v.Uuid == uuid)
                 ?? throw new CommandException(CommandError.NoSuchVGpu, $"no vGPU {uuid} is declared (ListVGpus shows the declared ones)");
             if (!managed.IsManaged(declaration.Source.File))
                 throw new CommandException(CommandError.NotOwned,
@@ -79,7 +80,7 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
                 throw new CommandException(CommandError.InUse, device.Use == DeviceUse.Held
                     ? $"vGPU {uuid} is in use by a VM; shut the VM down, then remove it"
                     : $"vGPU {uuid} is not removed: {Planner.Holder(device)}");
-            managed.Remove(uuid, declaration.Source.File);
+            managed.Remove(state, uuid, declaration.Source.File);
             return true;
         });
         await worker.RequestPassAsync($"RemoveVGpu {uuid}", reload: true);

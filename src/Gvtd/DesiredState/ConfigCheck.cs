@@ -12,12 +12,14 @@ namespace Gvtd.DesiredState;
 /// </summary>
 public static class ConfigCheck
 {
-    public static int Run(string mainFile, string runtimeDir, string? sysfsRoot, TextWriter output, TextWriter errors)
+    /// <param name="againstSysfs">Whether --sysfs-root was given: only then are parents and types checked, in <c>roots.Sys</c>.</param>
+    public static int Run(HostRoots roots, bool againstSysfs, TextWriter output, TextWriter errors)
     {
+        var mainFile = roots.ConfigFile;
         DesiredStateSnapshot state;
         try
         {
-            state = new DesiredStateLoader(mainFile, runtimeDir).Load();
+            state = new DesiredStateLoader(mainFile, roots.Runtime).Load();
         }
         catch (InvalidConfigException e)
         {
@@ -26,16 +28,17 @@ public static class ConfigCheck
             return 1;
         }
 
-        if (sysfsRoot is not null)
-            foreach (var warning in Against(state, sysfsRoot)) errors.WriteLine("warning: " + warning);
+        if (againstSysfs)
+            foreach (var warning in Against(state, roots)) errors.WriteLine("warning: " + warning);
         output.WriteLine($"gvtd: {mainFile} is valid: {state.VGpus.Count} vGPU(s) declared in {state.Files.Count} file(s)");
         return 0;
     }
 
-    private static IEnumerable<string> Against(DesiredStateSnapshot state, string sysfsRoot)
+    private static IEnumerable<string> Against(DesiredStateSnapshot state, HostRoots roots)
     {
+        var sysfsRoot = roots.Sys;
         // Parents only: devices, and so who holds them, do not matter here.
-        var parents = new SysfsReader(new SysfsRoot(sysfsRoot), new VfioUsers("/proc", "/dev")).ReadParents();
+        var parents = new SysfsReader(new SysfsRoot(sysfsRoot), new VfioUsers(roots.Proc, roots.Dev)).ReadParents();
         foreach (var want in state.VGpus)
         {
             if (!parents.TryGetValue(want.Parent, out var parent))

@@ -17,22 +17,19 @@ public sealed class ManagedDeclarations(DesiredStateLoader loader)
 
     public bool IsManaged(string file) => file == PersistentFile || file == RuntimeFile;
 
-    public void Add(string uuid, string type, string parent, string? name, bool runtime)
+    /// <summary>Adds a declaration to the managed file, given the valid state just read from disk (no second parse).</summary>
+    public void Add(DesiredStateSnapshot now, string uuid, string type, string parent, string? name, bool runtime)
     {
         var file = runtime ? RuntimeFile : PersistentFile;
-        Edit(file, entries => entries.Add(new DesiredVGpu(uuid, type, parent, name, new SourceLocation(file, 0, 0))));
+        Edit(now, file, entries => entries.Add(new DesiredVGpu(uuid, type, parent, name, new SourceLocation(file, 0, 0))));
     }
 
     /// <summary>Drops the declaration of uuid from the managed file that holds it.</summary>
-    public void Remove(string uuid, string file) => Edit(file, entries => entries.RemoveAll(v => v.Uuid == uuid));
+    public void Remove(DesiredStateSnapshot now, string uuid, string file) => Edit(now, file, entries => entries.RemoveAll(v => v.Uuid == uuid));
 
-    private static void Edit(string file, Action<List<DesiredVGpu>> edit)
+    private static void Edit(DesiredStateSnapshot now, string file, Action<List<DesiredVGpu>> edit)
     {
-        var errors = new List<ConfigError>();
-        var existing = File.Exists(file) && DesiredStateFile.Read(file, errors) is { } text
-            ? DesiredStateFile.Parse(file, text, allowSettings: false, errors).VGpus.ToList()
-            : [];
-        if (errors.Count > 0) throw new InvalidConfigException(errors);
+        var existing = now.VGpus.Where(v => v.Source.File == file).ToList();
         edit(existing);
         Files.AtomicFile.Write(file, Render(existing));
     }

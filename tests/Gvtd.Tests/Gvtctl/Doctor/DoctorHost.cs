@@ -82,7 +82,7 @@ internal sealed class DoctorHost : IDisposable
 
     public void Write(string root, string relative, string text) => _temp.Write(Path.Combine(root, relative), text);
 
-    public DoctorEnvironment Env => new(Sys.Root, Proc, program => program == "qemu-system-x86_64" ? QemuOutput : null, Daemon);
+    public DoctorEnvironment Env => new(Gvtd.Contract.HostRoots.Default with { Sys = Sys.Root, Proc = Proc }, program => program == "qemu-system-x86_64" ? QemuOutput : null, Daemon);
 
     public IReadOnlyList<DoctorCheck> Run() => DoctorChecks.Run(Env);
 

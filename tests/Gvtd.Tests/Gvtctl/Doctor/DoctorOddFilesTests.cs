@@ -19,7 +19,7 @@ public sealed class DoctorOddFilesTests
     public void Roots_that_do_not_exist_give_findings()
     {
         using var temp = new TempDir();
-        var checks = RunWithoutThrowing(new DoctorEnvironment(temp.Combine("no-sys"), temp.Combine("no-proc"), _ => null));
+        var checks = RunWithoutThrowing(new DoctorEnvironment(Gvtd.Contract.HostRoots.Default with { Sys = temp.Combine("no-sys"), Proc = temp.Combine("no-proc") }, _ => null));
         Assert.Equal(CheckStatus.Warning, checks.Single(c => c.Id == DoctorChecks.KernelVersionId).Status);
         Assert.Equal(CheckStatus.Failed, checks.Single(c => c.Id == DoctorChecks.IntelGpuId).Status);
         Assert.Equal(CheckStatus.Failed, checks.Single(c => c.Id == DoctorChecks.ModulesId).Status);
