@@ -258,8 +258,10 @@ real_qemu_holds_device() {
     reconcile > /dev/null
     wait_until 10 "$Q exists" device_exists "$Q"
     [ "$(vgpu_prop "$Q" InUse)" = false ] || fail "$Q is in use before any VM started"
-    local args
-    read -r -a args < <(DBUS_SYSTEM_BUS_ADDRESS=$DBUS_SYSTEM_BUS_ADDRESS "$GVTCTL" qemu-args "$Q")
+    local printed args
+    # No process substitution: the guest has no /dev/fd.
+    printed=$("$GVTCTL" qemu-args "$Q")
+    read -r -a args <<< "$printed"
     echo "gvtctl qemu-args $Q: ${args[*]}"
     qemu-system-x86_64 -M q35 -accel tcg -m 64 -S -nodefaults -display none -monitor none -serial none \
         "${args[@]}" > "$WORK/qemu.out" 2>&1 &
