@@ -31,7 +31,8 @@ mtty_loaded() { [ -e /sys/class/mdev_bus/mtty ]; }
 # ms_until SECONDS WHAT COMMAND...: like wait_until, and prints how long it took. Use it as
 # took=$(ms_until ...): a failure in an assignment ends the scenario, one inside echo would not.
 ms_until() {
-    local start=$(now_ms)
+    local start
+    start=$(now_ms)
     wait_until "$@"
     echo "$(( $(now_ms) - start ))"
 }
