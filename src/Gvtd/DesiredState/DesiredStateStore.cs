@@ -14,10 +14,13 @@ public sealed class DesiredStateStore(DesiredStateLoader loader, ILogger<Desired
 {
     private readonly Lock _writer = new();
     private volatile DesiredStateView _view = DesiredStateView.None;
-    // What the files were when _view's reading was made; null before the first reading.
+    // What the files were at the last reading (by a reload or a change), and that reading itself,
+    // valid or not: a reload or a change that finds the files so reuses it instead of parsing.
     private ulong? _readAt;
-    // That reading itself (valid or not), for a change that finds the files as they were.
     private DesiredStateView _lastReading = DesiredStateView.None;
+    // What the files were when the published view was read: a change may read newer files
+    // without publishing them, and the next pass must still publish what it read.
+    private ulong? _publishedAt;
 
     public DesiredStateLoader Loader => loader;
 
@@ -29,7 +32,7 @@ public sealed class DesiredStateStore(DesiredStateLoader loader, ILogger<Desired
     /// <summary>Reads and validates the files, whatever they say, and publishes the result.</summary>
     public bool Reload()
     {
-        lock (_writer) return Publish(Read());
+        lock (_writer) return Publish(Read(), _readAt);
     }
 
     /// <summary>
@@ -40,8 +43,10 @@ public sealed class DesiredStateStore(DesiredStateLoader loader, ILogger<Desired
     {
         lock (_writer)
         {
-            if (_readAt == loader.Fingerprint()) return false;
-            Publish(Read());
+            var now = loader.Fingerprint();
+            if (_publishedAt == now) return false;
+            if (_readAt != now) Read();
+            Publish(_lastReading, _readAt);
             return true;
         }
     }
@@ -80,8 +85,9 @@ public sealed class DesiredStateStore(DesiredStateLoader loader, ILogger<Desired
         return reading;
     }
 
-    private bool Publish(DesiredStateView reading)
+    private bool Publish(DesiredStateView reading, ulong? readAt)
     {
+        _publishedAt = readAt;
         if (reading.State is { } loaded)
         {
             _view = reading;
