@@ -27,10 +27,11 @@ public sealed class StressTests(SystemBusFixture bus)
         });
         for (var i = 0; i < 15; i++)
         {
+            // Each transition waits for the one before to be published, not for a fixed time.
             logind.PrepareForSleep(true);
-            Thread.Sleep(30);
+            gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep", TimeSpan.FromSeconds(10));
             logind.PrepareForSleep(false);
-            Thread.Sleep(30);
+            gvtd.WaitUntil(() => gvtd.Property("SleepState") == "awake", TimeSpan.FromSeconds(10));
         }
         await passes;
         gvtd.WaitUntil(() => gvtd.Property("SleepState") == "awake", TimeSpan.FromSeconds(10));

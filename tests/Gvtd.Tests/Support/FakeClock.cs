@@ -6,15 +6,28 @@ namespace Gvtd.Tests.Support;
 /// <summary>
 /// The worker's clock in tests: a <see cref="FakeTimeProvider"/> that the test moves forward, so
 /// settle windows, retries and intervals are measured on gvtd's own clock, not on how busy the
-/// machine running the tests is. Time only moves while no pass runs, so a slow pass cannot make
-/// gvtd look late.
+/// machine running the tests is. Time only moves while no pass runs, and after a step that fired
+/// one of gvtd's timers, only once gvtd has armed its next wait: however slow the machine, gvtd
+/// cannot look late. A step that fired nothing yields a moment, for what reaches the worker from
+/// other threads (the simulated kernel's uevents, the /dev/vfio watch).
 /// </summary>
 public sealed class FakeClock : FakeTimeProvider
 {
     private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(50);
     private int _passesRunning;
+    private int _fired, _armed;
 
     public FakeClock() : base(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero)) { }
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        Interlocked.Increment(ref _armed);
+        return base.CreateTimer(s =>
+        {
+            Interlocked.Increment(ref _fired);
+            callback(s);
+        }, state, dueTime, period);
+    }
 
     /// <summary>Counts passes in flight from the reconciler's announcements, so the clock can wait for them.</summary>
     public void Follow(Reconciler reconciler) =>
@@ -36,8 +49,7 @@ public sealed class FakeClock : FakeTimeProvider
             WaitForPasses();
             if (condition()) return GetElapsedTime(start);
             Assert.True(GetElapsedTime(start) < within, $"not there within {within.TotalSeconds} s of gvtd's clock: {what} (passes running {_passesRunning}, now {GetUtcNow():O})");
-            Advance(step ?? Step);
-            Thread.Sleep(10); // let what the step woke up run
+            Step1(step ?? Step);
         }
     }
 
@@ -47,10 +59,26 @@ public sealed class FakeClock : FakeTimeProvider
         for (var gone = TimeSpan.Zero; gone < span; gone += Step)
         {
             WaitForPasses();
-            Advance(Step);
-            Thread.Sleep(10);
+            Step1(Step);
         }
         WaitForPasses();
+    }
+
+    /// <summary>One step: advance, then let what it woke up run until gvtd waits on the clock again.</summary>
+    private void Step1(TimeSpan step)
+    {
+        var fired = Volatile.Read(ref _fired);
+        var armed = Volatile.Read(ref _armed);
+        Advance(step);
+        if (Volatile.Read(ref _fired) == fired)
+        {
+            // Nothing of gvtd's was due: what it waits for comes from another thread (a request, a
+            // uevent, the /dev/vfio watch), which the clock cannot see arrive; give it a moment.
+            Thread.Sleep(10);
+            return;
+        }
+        // A timer of gvtd's fired: it reacts (perhaps with a pass) and then arms its next wait.
+        SpinWait.SpinUntil(() => Volatile.Read(ref _armed) > armed && Volatile.Read(ref _passesRunning) == 0, TimeSpan.FromSeconds(30));
     }
 
     private void WaitForPasses()
