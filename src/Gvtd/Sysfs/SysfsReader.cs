@@ -106,7 +106,7 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // Gone between the listing and now, or there but unreadable: only the first is absent.
-                if (Path.Exists(link) || File.Exists(link) || new FileInfo(link).LinkTarget is not null)
+                if (new FileInfo(link).LinkTarget is not null || Path.Exists(link))
                 {
                     unreadable.Add(uuid);
                     warnings.Add($"cannot read device {uuid}: {e.Message}; it is left as it is");
