@@ -46,7 +46,7 @@ public static partial class Identifiers
         : name.Any(char.IsControl) ? "name contains control characters (keep it on one line)"
         : null;
 
-    private static string? CheckPathComponent(string value, string what)
+    public static string? CheckPathComponent(string value, string what)
     {
         if (value.Length == 0) return $"{what} is empty";
         if (value.Contains('/') || value.Contains("..") || value == ".")

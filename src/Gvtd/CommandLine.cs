@@ -29,8 +29,10 @@ public static class CommandLine
           --dev-root DIR      devtmpfs mount point, where /dev/vfio is watched (default /dev)
           --bus BUS           D-Bus to serve on: system, user or none (default system;
                               with --simulate: user, or none if no user bus is reachable)
-          --simulate          run against a simulated GVT-g GPU (0000:00:02.0) instead of the
-                              kernel; state and runtime directories default to per-user places
+          --simulate[=GPU]    run against a simulated GPU at 0000:00:02.0 instead of the kernel:
+                              gvtg (the default; a Kaby Lake iGPU with GVT-g) or gen12 (a
+                              Tiger Lake iGPU sharing itself by SR-IOV, 7 VFs); state and
+                              runtime directories default to per-user places
           --help              show this help and exit
           --version           show the version and exit
 
@@ -79,6 +81,8 @@ public static class CommandLine
                     case "--proc-root": options = options with { ProcRoot = Value() }; break;
                     case "--dev-root": options = options with { DevRoot = Value() }; break;
                     case "--simulate": options = options with { Simulate = true }; break;
+                    case "--simulate=gvtg": options = options with { Simulate = true }; break;
+                    case "--simulate=gen12": options = options with { Simulate = true, SimulatedGpu = Simulation.SimulatedGpu.Gen12 }; break;
                     case "--bus":
                         var bus = Value();
                         options = options with

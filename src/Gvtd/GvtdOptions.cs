@@ -14,11 +14,12 @@ public sealed record GvtdOptions
     public string? ProcRoot { get; init; }
     public string DevRoot { get; init; } = Contract.HostRoots.Default.Dev;
     public bool Simulate { get; init; }
+    public Simulation.SimulatedGpu SimulatedGpu { get; init; }
     public BusChoice Bus { get; init; } = BusChoice.Default;
     /// <summary>How long a sysfs write may take before it is reported as stuck.</summary>
     public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    public string EffectiveSysfsRoot => SysfsRoot ?? (Simulate ? Path.Combine(RuntimeDir, "simulated-sysfs") : Contract.HostRoots.Default.Sys);
+    public string EffectiveSysfsRoot => SysfsRoot ?? (Simulate ? Path.Combine(RuntimeDir, SimulatedGpu == Simulation.SimulatedGpu.Gen12 ? "simulated-sysfs-gen12" : "simulated-sysfs") : Contract.HostRoots.Default.Sys);
 
     public string EffectiveProcRoot => ProcRoot ?? (Simulate ? Path.Combine(RuntimeDir, "simulated-proc") : Contract.HostRoots.Default.Proc);
 

@@ -58,6 +58,7 @@ internal static class Program
         builder.Services.AddSingleton(_ => new VfioUsers(roots.Proc, roots.Dev));
         builder.Services.AddSingleton<SysfsReader>();
         builder.Services.AddSingleton(sp => new Applier(sp.GetRequiredService<IKernel>(), options.WriteTimeout, TimeProvider.System, sp.GetRequiredService<ILogger<Applier>>()));
+        builder.Services.AddSingleton<FunctionApplier>();
         builder.Services.AddSingleton(new DesiredStateLoader(roots.ConfigFile, roots.Runtime));
         builder.Services.AddSingleton<DesiredStateStore>();
         builder.Services.AddSingleton(LoadLedger(options, logger));
@@ -83,9 +84,10 @@ internal static class Program
         if (!options.Simulate) return new LinuxKernel();
         try
         {
-            var core = SimulatedMdevCore.Open(options.EffectiveSysfsRoot);
+            var core = SimulatedMdevCore.Open(options.EffectiveSysfsRoot, options.SimulatedGpu);
             Directory.CreateDirectory(options.EffectiveProcRoot);
-            logger.Information("Simulating a GVT-g GPU at 0000:00:02.0; its sysfs tree is {Root}", core.Root.Root);
+            logger.Information("Simulating {Gpu} at 0000:00:02.0; its sysfs tree is {Root}",
+                core.Gpu == SimulatedGpu.Gen12 ? "a Gen12 iGPU with SR-IOV (7 VFs)" : "a GVT-g GPU", core.Root.Root);
             return core;
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)

@@ -71,11 +71,41 @@ public sealed class Applier(IKernel writer, TimeSpan writeTimeout, TimeProvider 
     /// <summary>Returns null on success, or the failed outcome.</summary>
     private async Task<ApplyOutcome?> WriteAsync(PlannedAction action, string path, string value)
     {
+        var isRemove = path.EndsWith("/remove", StringComparison.Ordinal);
+        try
+        {
+            if (await WriteTimedAsync(action.Uuid, path, value,
+                    onTimeout: () => { if (isRemove) _stuckRemoves[action.Uuid] = action; },
+                    onLateFinish: () => { if (isRemove) _stuckRemoves.TryRemove(action.Uuid, out PlannedAction? _); }))
+                return null;
+            var what = action.Kind == ActionKind.Create ? "create" : "remove";
+            logger.LogWarning("Writing {Path} for vGPU {Uuid} (type {Type}, parent {Parent}) did not return within {Timeout}s; the {What} is still pending in the kernel",
+                path, action.Uuid, action.Type, action.Parent, writeTimeout.TotalSeconds, what);
+            return new(action, OutcomeKind.TimedOut, $"the kernel has not finished the {what} after {writeTimeout.TotalSeconds:0}s (is a VM still holding the device?)");
+        }
+        catch (KernelWriteException e)
+        {
+            // Someone else removed it first: the goal is reached.
+            if (isRemove && e.Errno is Errno.ENOENT or Errno.ENODEV) return null;
+            return Fail(action, isRemove
+                ? KernelErrors.DescribeRemove(e.Errno, action.Uuid)
+                : KernelErrors.DescribeCreate(e.Errno, action.Uuid, action.Type, action.Parent));
+        }
+    }
+
+    /// <summary>
+    /// Writes on a thread of its own, awaited up to the write timeout: true when the kernel took it,
+    /// false when it had not returned by then. <paramref name="key"/> (a UUID, a PF's address) stays
+    /// busy until the write really returns, and <see cref="LateWriteFinished"/> then says so.
+    /// Throws <see cref="KernelWriteException"/> when the kernel refused it.
+    /// </summary>
+    internal async Task<bool> WriteTimedAsync(string key, string path, string value, Action? onTimeout = null, Action? onLateFinish = null)
+    {
         // A thread of its own: the kernel may block this write for as long as a VM holds the
         // device, and that must not starve the pool that serves D-Bus and the passes.
         var write = Task.Factory.StartNew(() => writer.Write(path, value), CancellationToken.None,
             TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
-        _inFlight[action.Uuid] = write;
+        _inFlight[key] = write;
         try
         {
             Interlocked.Increment(ref _waiting);
@@ -88,38 +118,28 @@ public sealed class Applier(IKernel writer, TimeSpan writeTimeout, TimeProvider 
                 Volatile.Write(ref _lastWaitEnded, time.GetTimestamp());
                 Interlocked.Decrement(ref _waiting);
             }
-            return null;
+            return true;
         }
         catch (TimeoutException)
         {
-            // Leave the device marked busy until the kernel lets the write go, then ask for a new pass.
-            var isRemove = path.EndsWith("/remove", StringComparison.Ordinal);
-            if (isRemove) _stuckRemoves[action.Uuid] = action;
+            // Leave the key busy until the kernel lets the write go, then ask for a new pass.
+            onTimeout?.Invoke();
             _ = write.ContinueWith(_ =>
             {
-                if (isRemove) _stuckRemoves.TryRemove(action.Uuid, out PlannedAction? _);
-                _inFlight.TryRemove(action.Uuid, out Task? _);
-                LateWriteFinished?.Invoke(action.Uuid);
+                onLateFinish?.Invoke();
+                _inFlight.TryRemove(key, out Task? _);
+                LateWriteFinished?.Invoke(key);
             }, TaskScheduler.Default);
-            var what = action.Kind == ActionKind.Create ? "create" : "remove";
-            logger.LogWarning("Writing {Path} for vGPU {Uuid} (type {Type}, parent {Parent}) did not return within {Timeout}s; the {What} is still pending in the kernel",
-                path, action.Uuid, action.Type, action.Parent, writeTimeout.TotalSeconds, what);
-            return new(action, OutcomeKind.TimedOut, $"the kernel has not finished the {what} after {writeTimeout.TotalSeconds:0}s (is a VM still holding the device?)");
-        }
-        catch (KernelWriteException e)
-        {
-            var isRemove = path.EndsWith("/remove", StringComparison.Ordinal);
-            // Someone else removed it first: the goal is reached.
-            if (isRemove && e.Errno is Errno.ENOENT or Errno.ENODEV) return null;
-            return Fail(action, isRemove
-                ? KernelErrors.DescribeRemove(e.Errno, action.Uuid)
-                : KernelErrors.DescribeCreate(e.Errno, action.Uuid, action.Type, action.Parent));
+            return false;
         }
         finally
         {
-            if (write.IsCompleted) _inFlight.TryRemove(action.Uuid, out Task? _);
+            if (write.IsCompleted) _inFlight.TryRemove(key, out Task? _);
         }
     }
+
+    /// <summary>How long a write may take before gvtd stops waiting for it (it keeps running in the kernel).</summary>
+    internal TimeSpan WriteTimeout => writeTimeout;
 
     private ApplyOutcome Fail(PlannedAction action, string error)
     {

@@ -26,7 +26,9 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
         return result;
     }
 
-    public IReadOnlyList<PlannedAction> Plan() => reconciler.PlanNow();
+    public IReadOnlyList<PlannedAction> Plan() => reconciler.PlanNow().VGpus;
+
+    public IReadOnlyList<FunctionAction> PlanFunctions() => reconciler.PlanNow().Functions;
 
     /// <summary>Declares a vGPU in gvtd's own drop-in file and runs a pass; returns its UUID.</summary>
     public async Task<string> AddAsync(string uuidText, string type, string parentText, bool runtime)

@@ -8,9 +8,12 @@ namespace Gvtd.DesiredState;
 
 /// <summary>
 /// What one YAML file declares, before it is merged with the others. SaysVGpus is whether it has a
-/// 'vgpus' key at all: only a file that says so (even 'vgpus: []') can declare "no vGPUs".
+/// 'vgpus' or 'sriov' key at all: only a file that says so (even 'vgpus: []') can declare "none".
 /// </summary>
-public sealed record DesiredStateFileContent(Settings? Settings, IReadOnlyList<DesiredVGpu> VGpus, bool SaysVGpus = false);
+public sealed record DesiredStateFileContent(Settings? Settings, IReadOnlyList<DesiredVGpu> VGpus, bool SaysVGpus = false)
+{
+    public IReadOnlyList<DesiredFunction> Functions { get; init; } = [];
+}
 
 /// <summary>
 /// Reads one desired-state file. Works on YamlDotNet's node tree rather than object binding, because
@@ -19,7 +22,7 @@ public sealed record DesiredStateFileContent(Settings? Settings, IReadOnlyList<D
 /// </summary>
 public static class DesiredStateFile
 {
-    private static readonly string[] TopLevelKeys = ["settings", "vgpus"];
+    private static readonly string[] TopLevelKeys = ["settings", "vgpus", "sriov"];
     private static readonly string[] SettingsKeys = ["interval", "prune", "sleep"];
     private static readonly string[] VGpuKeys = ["uuid", "type", "parent", "name"];
 
@@ -127,14 +130,19 @@ public static class DesiredStateFile
 
         Settings? settings = null;
         var vgpus = new List<DesiredVGpu>();
+        var functions = new List<DesiredFunction>();
         var saysVGpus = false;
         foreach (var (keyNode, value) in Entries(path, root, TopLevelKeys, errors))
         {
-            saysVGpus |= keyNode.Value == "vgpus";
+            saysVGpus |= keyNode.Value is "vgpus" or "sriov";
             if (keyNode.Value == "settings")
             {
                 if (allowSettings) settings = ParseSettings(path, value, errors);
                 else errors.Add(new(At(path, keyNode.Start), "'settings' is only allowed in the main file, not in a drop-in"));
+            }
+            else if (keyNode.Value == "sriov")
+            {
+                DesiredFunctionFile.ParseList(path, value, functions, errors);
             }
             else if (value is YamlSequenceNode list)
             {
@@ -154,7 +162,7 @@ public static class DesiredStateFile
                 errors.Add(new(At(path, value.Start), "'vgpus' must be a list of vGPUs (each item starting with '- uuid:')"));
             }
         }
-        return new(settings, vgpus, saysVGpus);
+        return new(settings, vgpus, saysVGpus) { Functions = functions };
     }
 
     private static Settings ParseSettings(string path, YamlNode node, List<ConfigError> errors)
@@ -235,7 +243,7 @@ public static class DesiredStateFile
     }
 
     /// <summary>Mapping entries with scalar keys, reporting unknown keys with the list of known ones.</summary>
-    private static IEnumerable<(YamlScalarNode Key, YamlNode Value)> Entries(string path, YamlMappingNode map, string[] known, List<ConfigError> errors)
+    internal static IEnumerable<(YamlScalarNode Key, YamlNode Value)> Entries(string path, YamlMappingNode map, string[] known, List<ConfigError> errors)
     {
         foreach (var (key, value) in map.Children)
         {
@@ -246,7 +254,7 @@ public static class DesiredStateFile
         }
     }
 
-    private static string? Scalar(string path, string key, YamlNode value, List<ConfigError> errors)
+    internal static string? Scalar(string path, string key, YamlNode value, List<ConfigError> errors)
     {
         if (value is YamlScalarNode { Value: { Length: > 0 } text }) return text;
         errors.Add(new(At(path, value.Start), $"{key}: expected a single value"));
@@ -302,10 +310,10 @@ public static class DesiredStateFile
         _ => "(an empty key)",
     };
 
-    private static bool IsNull(YamlNode node) => node is YamlScalarNode { Value: null or "" or "~" or "null" };
+    internal static bool IsNull(YamlNode node) => node is YamlScalarNode { Value: null or "" or "~" or "null" };
 
     // YamlDotNet marks are 1-based, as editors count.
-    private static SourceLocation At(string path, Mark mark) => new(path, (int)mark.Line, (int)mark.Column);
+    internal static SourceLocation At(string path, Mark mark) => new(path, (int)mark.Line, (int)mark.Column);
 
     private static Exception Innermost(Exception e) => e.InnerException is { } inner ? Innermost(inner) : e;
 }

@@ -72,6 +72,7 @@ public sealed class DesiredStateLoader(string mainFile, string runtimeDir)
         var errors = new List<ConfigError>();
         var settings = Settings.Default;
         var vgpus = new List<DesiredVGpu>();
+        var functions = new List<DesiredFunction>();
         var files = DiscoverFiles();
         if (!files.Contains(MainFile))
             errors.Add(new(new SourceLocation(MainFile, 1, 1), Directory.Exists(MainFile)
@@ -83,10 +84,11 @@ public sealed class DesiredStateLoader(string mainFile, string runtimeDir)
             var before = errors.Count;
             var content = DesiredStateFile.Parse(file, text, allowSettings: file == MainFile, errors);
             if (!content.SaysVGpus && errors.Count == before)
-                errors.Add(new(new SourceLocation(file, 1, 1), (text.Trim().Length == 0 ? "the file is empty" : "the file has no 'vgpus' key")
+                errors.Add(new(new SourceLocation(file, 1, 1), (text.Trim().Length == 0 ? "the file is empty" : "the file has no 'vgpus' or 'sriov' key")
                     + "; an empty or cut-short file is not taken to mean 'no vGPUs' (write 'vgpus: []' to declare none)"));
             settings = content.Settings ?? settings;
             vgpus.AddRange(content.VGpus);
+            functions.AddRange(content.Functions);
         }
 
         foreach (var group in vgpus.GroupBy(v => v.Uuid).Where(g => g.Count() > 1))
@@ -96,7 +98,17 @@ public sealed class DesiredStateLoader(string mainFile, string runtimeDir)
                 errors.Add(new(duplicate.Source, $"uuid {duplicate.Uuid} is declared twice (first at {first.Source}); each vGPU needs its own UUID"));
         }
 
+        foreach (var group in functions.GroupBy(f => f.Address).Where(g => g.Count() > 1))
+        {
+            var first = group.First();
+            foreach (var duplicate in group.Skip(1))
+                errors.Add(new(duplicate.Source, $"pf {duplicate.Address} is declared twice (first at {first.Source}); declare each physical function once"));
+        }
+        // A VF is a PCI function of its own; as an mdev parent it is declared as one, never as a PF too.
+        foreach (var function in functions.Where(f => vgpus.Any(v => v.Parent == f.Address)))
+            errors.Add(new(function.Source, $"{function.Address} is both an SR-IOV pf here and the parent of vGPU {vgpus.First(v => v.Parent == function.Address).Uuid}; a device is shared one way or the other"));
+
         if (errors.Count > 0) throw new InvalidConfigException(errors);
-        return new DesiredStateSnapshot(settings, vgpus, files);
+        return new DesiredStateSnapshot(settings, vgpus, files) { Functions = functions };
     }
 }

@@ -6,5 +6,8 @@ namespace Gvtd.DesiredState;
 /// </summary>
 public sealed record DesiredStateSnapshot(Settings Settings, IReadOnlyList<DesiredVGpu> VGpus, IReadOnlyList<string> Files)
 {
+    /// <summary>The SR-IOV physical functions declared, one per address.</summary>
+    public IReadOnlyList<DesiredFunction> Functions { get; init; } = [];
+
     public static readonly DesiredStateSnapshot Empty = new(Settings.Default, [], []);
 }

@@ -17,11 +17,16 @@ namespace Gvtd.Ownership;
 /// </summary>
 public sealed class OwnershipLedger
 {
-    private const string Header = "# gvtd ownership ledger: mediated devices gvtd created, one UUID per line. Managed by gvtd.";
+    private const string Header = "# gvtd ownership ledger: mediated devices gvtd created, one UUID per line, and \"sriov ADDRESS\" for each PF whose VFs gvtd enabled. Managed by gvtd.";
     private const string CreatingMark = "creating";
+    private const string SriovMark = "sriov";
 
     /// <summary>One immutable value: readers on other threads (D-Bus commands) always see a whole set.</summary>
-    private sealed record Entries(HashSet<string> Owned, HashSet<string> Creating);
+    private sealed record Entries(HashSet<string> Owned, HashSet<string> Creating)
+    {
+        /// <summary>SR-IOV PFs whose VFs gvtd enabled (recorded before the write, like an intent).</summary>
+        public HashSet<string> Functions { get; init; } = new(StringComparer.Ordinal);
+    }
 
     private readonly string _path;
     private readonly Lock _lock = new();
@@ -38,6 +43,9 @@ public sealed class OwnershipLedger
 
     public IReadOnlySet<string> Owned => _entries.Owned;
 
+    /// <summary>SR-IOV physical functions whose VFs gvtd enabled, by PCI address.</summary>
+    public IReadOnlySet<string> OwnedFunctions => _entries.Functions;
+
     /// <summary>Creates recorded as intended and not yet confirmed or dropped.</summary>
     public IReadOnlySet<string> Creating => _entries.Creating;
 
@@ -50,6 +58,7 @@ public sealed class OwnershipLedger
         var path = Path.Combine(stateDir, "owned");
         var owned = new HashSet<string>(StringComparer.Ordinal);
         var creating = new HashSet<string>(StringComparer.Ordinal);
+        var functions = new HashSet<string>(StringComparer.Ordinal);
         if (File.Exists(path))
         {
             var lineNo = 0;
@@ -59,7 +68,12 @@ public sealed class OwnershipLedger
                 var line = raw.Trim();
                 if (line.Length == 0 || line.StartsWith('#')) continue;
                 var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (Identifiers.NormaliseUuid(words[0]) is not { } uuid || words.Length > 2 || (words.Length == 2 && words[1] != CreatingMark))
+                if (words is [SriovMark, var address])
+                {
+                    if (address.Contains(':') && Identifiers.TryNormaliseParent(address, out var pf, out _)) functions.Add(pf);
+                    else warn($"{path}:{lineNo}: ignoring {UserText.Quote(line)}, not a PCI address");
+                }
+                else if (Identifiers.NormaliseUuid(words[0]) is not { } uuid || words.Length > 2 || (words.Length == 2 && words[1] != CreatingMark))
                     warn($"{path}:{lineNo}: ignoring {UserText.Quote(line)}, not a UUID");
                 else if (words.Length == 2)
                     creating.Add(uuid);
@@ -67,22 +81,31 @@ public sealed class OwnershipLedger
                     owned.Add(uuid);
             }
         }
-        return new OwnershipLedger(path, new Entries(owned, creating));
+        return new OwnershipLedger(path, new Entries(owned, creating) { Functions = functions });
     }
 
     /// <summary>Records creates about to be written, before they are.</summary>
     public void Intend(IEnumerable<string> uuids) =>
-        Change(e => new Entries(e.Owned, Union(e.Creating, uuids.Where(u => !e.Owned.Contains(u)))));
+        Change(e => e with { Creating = Union(e.Creating, uuids.Where(u => !e.Owned.Contains(u))) });
 
     /// <summary>Records devices created (confirming their intents) and removed; returns whether anything changed.</summary>
     public bool Update(IEnumerable<string> created, IEnumerable<string> removed)
     {
         var createdList = created.ToList();
-        return Change(e => new Entries(Except(Union(e.Owned, createdList), removed), Except(e.Creating, createdList)));
+        return Change(e => e with { Owned = Except(Union(e.Owned, createdList), removed), Creating = Except(e.Creating, createdList) });
     }
 
+    /// <summary>
+    /// Records PFs whose VFs gvtd is about to enable, before it writes: a crash after the write
+    /// still knows them as gvtd's. One recorded whose write failed has 0 VFs, and is forgotten as stale.
+    /// </summary>
+    public void OwnFunctions(IEnumerable<string> addresses) => Change(e => e with { Functions = Union(e.Functions, addresses) });
+
+    /// <summary>Forgets PFs whose VFs are gone (disabled, or known to be 0) and that are no longer declared.</summary>
+    public void ForgetFunctions(IEnumerable<string> addresses) => Change(e => e with { Functions = Except(e.Functions, addresses) });
+
     /// <summary>Drops intents whose create failed: the kernel made nothing.</summary>
-    public void Abandon(IEnumerable<string> uuids) => Change(e => new Entries(e.Owned, Except(e.Creating, uuids)));
+    public void Abandon(IEnumerable<string> uuids) => Change(e => e with { Creating = Except(e.Creating, uuids) });
 
     /// <summary>
     /// Owned devices that are gone and no longer declared, which the ledger may forget. Only what is
@@ -101,7 +124,7 @@ public sealed class OwnershipLedger
     {
         var settled = _entries.Creating.Where(u => !pending(u)).ToList();
         if (settled.Count == 0) return;
-        Change(e => new Entries(Union(e.Owned, settled.Where(exists)), Except(e.Creating, settled)));
+        Change(e => e with { Owned = Union(e.Owned, settled.Where(exists)), Creating = Except(e.Creating, settled) });
     }
 
     /// <summary>Writes the ledger if an earlier write failed; cheap when there is nothing to do.</summary>
@@ -119,7 +142,7 @@ public sealed class OwnershipLedger
         {
             var before = _entries;
             var after = change(before);
-            if (after.Owned.SetEquals(before.Owned) && after.Creating.SetEquals(before.Creating))
+            if (after.Owned.SetEquals(before.Owned) && after.Creating.SetEquals(before.Creating) && after.Functions.SetEquals(before.Functions))
             {
                 if (_unsaved) Save(before);
                 return false;
@@ -135,6 +158,7 @@ public sealed class OwnershipLedger
         var text = new System.Text.StringBuilder().AppendLine(Header);
         foreach (var uuid in entries.Owned.Order(StringComparer.Ordinal)) text.AppendLine(uuid);
         foreach (var uuid in entries.Creating.Order(StringComparer.Ordinal)) text.AppendLine($"{uuid} {CreatingMark}");
+        foreach (var address in entries.Functions.Order(StringComparer.Ordinal)) text.AppendLine($"{SriovMark} {address}");
         try
         {
             Files.AtomicFile.Write(_path, text.ToString());

@@ -12,7 +12,7 @@ namespace Gvtd.Reconcile;
 /// Passes never overlap (the worker runs them one at a time); readers only see finished snapshots.
 /// </summary>
 public sealed class Reconciler(
-    DesiredStateStore desired, SysfsReader reader, Applier applier, OwnershipLedger ledger,
+    DesiredStateStore desired, SysfsReader reader, Applier applier, FunctionApplier functionApplier, OwnershipLedger ledger,
     TimeProvider time, ILogger<Reconciler> logger)
 {
     /// <summary>Plan-and-apply rounds in one pass; each round after the first needs the one before to have made progress.</summary>
@@ -55,12 +55,29 @@ public sealed class Reconciler(
     /// now), or null when none waits. Only held-back changes count: a failure whose device is now
     /// blocked for another reason (its parent went) must not wake the loop over and over.
     /// </summary>
-    public TimeSpan? NextRetry => _current.Plan.Where(a => a.Blocked == BlockReason.RetryLater)
-        .Select(a => (TimeSpan?)(_backoff.Wait(a.Uuid) ?? TimeSpan.Zero)).Min();
+    public TimeSpan? NextRetry => _current.Plan.Where(a => a.Blocked == BlockReason.RetryLater).Select(a => a.Uuid)
+        .Concat(_current.FunctionPlan.Where(a => a.Blocked == BlockReason.RetryLater).Select(a => a.Address))
+        .Select(key => (TimeSpan?)(_backoff.Wait(key) ?? TimeSpan.Zero)).Min();
 
     /// <summary>What the next pass would do, without doing it (failed changes still waiting to be retried show as blocked).</summary>
-    public IReadOnlyList<PlannedAction> PlanNow() =>
-        desired.Current is { } state ? WithBackoff(Planner.Plan(state, reader.Read(), ledger.Owned, Asleep)) : [];
+    public (IReadOnlyList<PlannedAction> VGpus, IReadOnlyList<FunctionAction> Functions) PlanNow()
+    {
+        if (desired.Current is not { } state) return ([], []);
+        var observed = Read(state);
+        return (WithBackoff(Planner.Plan(state, observed, ledger.Owned, Asleep)), PlanFunctions(state, observed, Asleep));
+    }
+
+    /// <summary>One read of the host, with the PFs gvtd looks after read even while they have no VFs.</summary>
+    private ObservedState Read(DesiredStateSnapshot state, bool freshUsers = false) =>
+        reader.Read(freshUsers, state.Functions.Select(f => f.Address).Concat(ledger.OwnedFunctions).ToHashSet(StringComparer.Ordinal));
+
+    private IReadOnlyList<FunctionAction> PlanFunctions(DesiredStateSnapshot state, ObservedState observed, bool asleep) =>
+        FunctionPlanner.Plan(state, observed.Sriov, ledger.OwnedFunctions, asleep).Select(a =>
+            a.ChangesSomething && applier.IsBusy(a.Address)
+                ? a with { Kind = FunctionActionKind.Blocked, Blocked = BlockReason.RetryLater, Reason = "an earlier write to this device has not returned yet" }
+            : a.ChangesSomething && _backoff.Wait(a.Address) is { } wait
+                ? a with { Kind = FunctionActionKind.Blocked, Blocked = BlockReason.RetryLater, Reason = $"{_backoff.LastError(a.Address)}; retrying in {Math.Ceiling(wait.TotalSeconds)}s" }
+            : a).ToList();
 
     public async Task<PassResult> RunPassAsync(string trigger, bool explicitRequest)
     {
@@ -92,7 +109,7 @@ public sealed class Reconciler(
     private async Task<PassResult> RunPassAsync(string trigger, DesiredStateView view, DesiredStateSnapshot state)
     {
         var asleep = Asleep; // one answer for the whole pass
-        var observed = reader.Read();
+        var observed = Read(state);
         foreach (var warning in observed.Warnings) logger.LogWarning("sysfs: {Warning}", warning);
         // Creates a crash interrupted are settled by whether their device exists (not while gvtd
         // cannot tell); a ledger the disk refused before is written again.
@@ -106,7 +123,7 @@ public sealed class Reconciler(
             if (plan.Any(a => a.Kind is ActionKind.Remove or ActionKind.Recreate))
             {
                 // About to destroy something: decide on a fresh look at who holds what, not a cached one.
-                observed = reader.Read(freshUsers: true);
+                observed = Read(state, freshUsers: true);
                 plan = WithBackoff(Planner.Plan(state, observed, ledger.Owned, asleep));
             }
             if (!plan.Any(a => a.ChangesSomething)) break;
@@ -118,32 +135,62 @@ public sealed class Reconciler(
             // Look again after the writes. What the kernel counts now can prove room that the counts
             // before could not (GVT-g's pool after a removal): while something waited for room and
             // writes made progress, plan again.
-            observed = reader.Read();
+            observed = Read(state);
             if (round == MaxRounds || !plan.Any(a => a.Blocked == BlockReason.NoCapacity)
                 || !applied.Any(o => o.Kind is OutcomeKind.Created or OutcomeKind.Removed)) break;
         }
 
+        var functionOutcomes = await ApplyFunctionsAsync(state, observed, asleep);
+        if (functionOutcomes.Count > 0) observed = Read(state);
+
         var after = observed;
         ForgetStale(state, after);
         var nextPlan = WithBackoff(Planner.Plan(state, after, ledger.Owned, asleep));
+        var nextFunctionPlan = PlanFunctions(state, after, asleep);
         // What this pass set aside for sleep is what resume brings back; once awake, the list ends.
         lock (_publishing)
         {
             _sleep = _sleep with
             {
                 SetAside = asleep
-                    ? [.. _sleep.SetAside.Union(outcomes.Where(o => o.Kind == OutcomeKind.Removed).Select(o => o.Action.Uuid)).Order(StringComparer.Ordinal)]
+                    ? [.. _sleep.SetAside.Union(outcomes.Where(o => o.Kind == OutcomeKind.Removed).Select(o => o.Action.Uuid))
+                        .Union(functionOutcomes.Where(o => o.Kind == OutcomeKind.Removed).Select(o => o.Action.Address)).Order(StringComparer.Ordinal)]
                     : [],
             };
         }
         var result = new PassResult(
-            outcomes.Count(o => o.Kind == OutcomeKind.Created),
-            outcomes.Count(o => o.Kind == OutcomeKind.Removed),
-            outcomes.Count(o => !o.Succeeded),
+            outcomes.Count(o => o.Kind == OutcomeKind.Created) + functionOutcomes.Count(o => o.Kind == OutcomeKind.Created),
+            outcomes.Count(o => o.Kind == OutcomeKind.Removed) + functionOutcomes.Count(o => o.Kind == OutcomeKind.Removed),
+            outcomes.Count(o => !o.Succeeded) + functionOutcomes.Count(o => !o.Succeeded),
             view.Error);
-        var snapshot = Publish(view, DaemonState.Idle, after, nextPlan, result);
+        var snapshot = Publish(view, DaemonState.Idle, after, nextPlan, result, nextFunctionPlan);
         LogPass(trigger, result, snapshot);
         return result;
+    }
+
+    /// <summary>
+    /// Plans and applies the SR-IOV side once per pass (it has no shared pool to retry for). PFs
+    /// about to be enabled are recorded as gvtd's before the write; disabled undeclared ones are forgotten.
+    /// </summary>
+    private async Task<IReadOnlyList<FunctionOutcome>> ApplyFunctionsAsync(DesiredStateSnapshot state, ObservedState observed, bool asleep)
+    {
+        var plan = PlanFunctions(state, observed, asleep);
+        if (!plan.Any(a => a.ChangesSomething)) return [];
+        if (plan.Any(a => a.Kind is FunctionActionKind.Disable or FunctionActionKind.Reset))
+        {
+            // A count change removes every VF: decide on a fresh look at who holds them.
+            plan = PlanFunctions(state, Read(state, freshUsers: true), asleep);
+            if (!plan.Any(a => a.ChangesSomething)) return [];
+        }
+        ledger.OwnFunctions(plan.Where(a => a.Kind is FunctionActionKind.Enable or FunctionActionKind.Reset).Select(a => a.Address));
+        var outcomes = await functionApplier.ApplyAsync(plan);
+        foreach (var outcome in outcomes)
+        {
+            if (outcome.Succeeded) _backoff.Succeeded(outcome.Action.Address);
+            else if (outcome.Kind == OutcomeKind.Failed) _backoff.Failed(outcome.Action.Address, outcome.Error!);
+        }
+        ledger.ForgetFunctions(outcomes.Where(o => o.Kind == OutcomeKind.Removed && o.Action.Desired is null).Select(o => o.Action.Address));
+        return outcomes;
     }
 
     private void Record(IReadOnlyList<ApplyOutcome> outcomes)
@@ -177,7 +224,12 @@ public sealed class Reconciler(
         var declared = state.VGpus.Select(v => v.Uuid).ToHashSet();
         // A device whose remove is still stuck in the kernel is not gone, even if sysfs no longer lists it.
         ledger.Update([], OwnershipLedger.Stale(ledger.Owned, declared, observed, applier.IsBusy));
-        _backoff.Forget(declared.Contains);
+        // A PF gvtd enabled that is no longer declared and is seen with no VFs is no longer gvtd's.
+        var declaredFunctions = state.Functions.Select(f => f.Address).ToHashSet(StringComparer.Ordinal);
+        if (observed.Sriov.Blind is null)
+            ledger.ForgetFunctions(ledger.OwnedFunctions.Where(a => !declaredFunctions.Contains(a) && !applier.IsBusy(a)
+                && observed.Sriov.Functions.GetValueOrDefault(a) is not { NumVfs: > 0 }).ToList());
+        _backoff.Forget(key => declared.Contains(key) || declaredFunctions.Contains(key));
     }
 
     /// <summary>Changes still in backoff after a failure are held back, and say when they will be tried.</summary>
@@ -186,14 +238,19 @@ public sealed class Reconciler(
             ? a with { Kind = ActionKind.Blocked, Blocked = BlockReason.RetryLater, Reason = $"{_backoff.LastError(a.Uuid)}; retrying in {Math.Ceiling(wait.TotalSeconds)}s" }
             : a).ToList();
 
-    private StatusSnapshot Publish(DesiredStateView view, DaemonState daemonState, ObservedState observed, IReadOnlyList<PlannedAction> plan, PassResult result)
+    private StatusSnapshot Publish(DesiredStateView view, DaemonState daemonState, ObservedState observed, IReadOnlyList<PlannedAction> plan, PassResult result,
+        IReadOnlyList<FunctionAction>? functionPlan = null)
     {
+        functionPlan ??= [];
         var vgpus = WithStuckRemoves(StatusBuilder.Build(plan, observed.Parents, ledger.Owned, _backoff.LastError, applier.IsBusy));
+        var functions = StatusBuilder.BuildFunctions(functionPlan, ledger.OwnedFunctions, _backoff.LastError, applier.IsBusy);
         LogLedger();
-        // A vGPU set aside for sleep is where it should be.
-        var aside = plan.Where(a => a.Blocked == BlockReason.Asleep).Select(a => a.Uuid).ToHashSet(StringComparer.Ordinal);
-        var degraded = view.Error.Length > 0 || ledger.SaveError.Length > 0 || observed.Blind is not null
-            || vgpus.Any(v => v.Declared && v.State != VGpuState.Active && !aside.Contains(v.Uuid));
+        // A vGPU (or a PF's VFs) set aside for sleep is where it should be.
+        var aside = plan.Where(a => a.Blocked == BlockReason.Asleep).Select(a => a.Uuid)
+            .Concat(functionPlan.Where(a => a.Blocked == BlockReason.Asleep).Select(a => a.Address)).ToHashSet(StringComparer.Ordinal);
+        var degraded = view.Error.Length > 0 || ledger.SaveError.Length > 0 || observed.Blind is not null || observed.Sriov.Blind is not null
+            || vgpus.Any(v => v.Declared && v.State != VGpuState.Active && !aside.Contains(v.Uuid))
+            || functions.Any(f => f.Declared && f.State != VGpuState.Active && !aside.Contains(f.Address));
         var snapshot = new StatusSnapshot(
             degraded ? DaemonState.Degraded : daemonState,
             view.Error,
@@ -204,7 +261,7 @@ public sealed class Reconciler(
             observed.Parents,
             plan,
             ledger.SaveError,
-            Blind: observed.Blind ?? "");
+            Blind: observed.Blind ?? observed.Sriov.Blind ?? "") { Functions = functions, FunctionPlan = functionPlan };
         return Publish(_ => snapshot with { SleepOrNull = _sleep }, result);
     }
 

@@ -39,6 +39,33 @@ public static class StatusBuilder
         }).OrderBy(s => s.Uuid, StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>The same rule for SR-IOV PFs: what the plan would still do is what is not yet right.</summary>
+    public static IReadOnlyList<FunctionStatus> BuildFunctions(IReadOnlyList<FunctionAction> plan, IReadOnlySet<string> owned,
+        Func<string, string?> lastError, Func<string, bool> writePending)
+    {
+        return plan.Select(action =>
+        {
+            var declared = action.Desired is not null;
+            var error = lastError(action.Address);
+            var state = action.Kind switch
+            {
+                FunctionActionKind.Keep => VGpuState.Active,
+                FunctionActionKind.Ignore => VGpuState.Undeclared,
+                _ when !declared => VGpuState.Removing,
+                _ when writePending(action.Address) => VGpuState.Pending,
+                _ when error is not null => VGpuState.Failed,
+                FunctionActionKind.Blocked => VGpuState.Blocked,
+                _ => VGpuState.Pending,
+            };
+            var pf = action.Observed;
+            return new FunctionStatus(action.Address, action.Desired?.Name ?? "", pf?.Driver ?? "", pf?.TotalVfs ?? 0, action.Desired?.Vfs ?? 0,
+                action.Desired?.Driver ?? "", state,
+                state switch { VGpuState.Active or VGpuState.Undeclared => "", VGpuState.Failed => error!, _ => action.Reason },
+                declared, owned.Contains(action.Address), pf?.SysfsPath ?? "",
+                action.Desired?.Source is { } s ? $"{s.File}:{s.Line}" : "", pf?.Vfs ?? []);
+        }).ToList();
+    }
+
     /// <summary>Where the device is, or will be once created (the parent's directory plus the UUID).</summary>
     private static string SysfsPath(PlannedAction action, IReadOnlyDictionary<string, MdevParent> parents) =>
         action.Kind is ActionKind.Keep or ActionKind.Ignore or ActionKind.Remove && action.Observed is { } observed ? observed.SysfsPath

@@ -24,6 +24,10 @@ public sealed record StatusSnapshot(
     long Generation = 0,
     string Blind = "")
 {
+    /// <summary>SR-IOV physical functions declared or with VFs, and what the next pass would do to them.</summary>
+    public IReadOnlyList<FunctionStatus> Functions { get; init; } = [];
+    public IReadOnlyList<FunctionAction> FunctionPlan { get; init; } = [];
+
     public SleepStatus Sleep => SleepOrNull ?? SleepStatus.Unavailable;
 
     public static readonly StatusSnapshot Initial = new(DaemonState.Starting, "", [], Settings.Default, null, [],
@@ -38,12 +42,18 @@ public sealed record StatusSnapshot(
 
     /// <summary>Parents that declared vGPUs wait for: not registered with the mdev core (driver not loaded).</summary>
     public IReadOnlyList<string> AwaitedParents => field ??=
-        Plan.Where(a => a.Blocked == BlockReason.ParentAbsent).Select(a => a.Parent).Distinct().Order(StringComparer.Ordinal).ToList();
+        Plan.Where(a => a.Blocked == BlockReason.ParentAbsent).Select(a => a.Parent)
+            .Concat(FunctionPlan.Where(a => a.Blocked == BlockReason.ParentAbsent).Select(a => a.Address))
+            .Distinct().Order(StringComparer.Ordinal).ToList();
+
+    public int DesiredFunctions => Functions.Count(f => f.Declared);
+    public int ActiveFunctions => Functions.Count(f => f.Declared && f.State == VGpuState.Active);
 
     /// <summary>The one line `systemctl status gvtd` shows (STATUS=) and the Manager's StatusText.</summary>
     public string Summary => field ??= (ConfigError.Length > 0
             ? $"Invalid desired state, keeping the last valid one; {Active} of {Desired} vGPUs active"
             : $"{Active} of {Desired} vGPUs active" + (Failed > 0 ? $", {Failed} failed" : ""))
+        + (DesiredFunctions > 0 ? $", {ActiveFunctions} of {DesiredFunctions} SR-IOV PFs as declared" : "")
         + (AwaitedParents.Count > 0 ? $"; waiting for parent {string.Join(", ", AwaitedParents)}: driver not loaded" : "")
         + (LedgerError.Length > 0 ? $"; ledger not saved: {LedgerError}" : "")
         + (Blind.Length > 0 ? $"; {Blind}, so nothing is changed" : "");

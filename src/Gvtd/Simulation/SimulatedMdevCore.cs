@@ -10,6 +10,15 @@ namespace Gvtd.Simulation;
 /// uevents the real mdev core does (shared/reference/uevents-mtty-linux-6.1.txt), and tests can
 /// unplug and replug its GPU as a driver unload and reload would.
 /// </summary>
+/// <summary>The GPU a simulated host has.</summary>
+public enum SimulatedGpu
+{
+    /// <summary>A Kaby Lake iGPU with GVT-g: mediated devices.</summary>
+    Gvtg,
+    /// <summary>A Tiger Lake iGPU with SR-IOV (the i915 SR-IOV build): virtual functions, and no GVT-g.</summary>
+    Gen12,
+}
+
 public sealed class SimulatedMdevCore : IKernel
 {
     private const string Marker = ".gvtd-simulated";
@@ -21,19 +30,31 @@ public sealed class SimulatedMdevCore : IKernel
     private readonly List<Action<Uevent>> _listeners = [];
     private readonly List<Uevent> _raised = [];
 
-    private SimulatedMdevCore(SysfsRoot root)
+    private readonly SimulatedSriovGpu? _sriov;
+
+    private SimulatedMdevCore(SysfsRoot root, SimulatedGpu gpu)
     {
         _root = root;
         _parentPath = Path.Combine(root.Root, "devices", "pci0000:00", SimulatedGvtGpu.PciAddress);
+        Gpu = gpu;
+        if (gpu == SimulatedGpu.Gen12) _sriov = new SimulatedSriovGpu(root, _raised.Add);
     }
 
     public SysfsRoot Root => _root;
 
-    /// <summary>Builds the tree in an empty or missing directory, or takes up the one a previous run left.</summary>
-    public static SimulatedMdevCore Open(string directory)
+    public SimulatedGpu Gpu { get; }
+
+    /// <summary>
+    /// Builds the tree in an empty or missing directory, or takes up the one a previous run left
+    /// (with the GPU it was made with).
+    /// </summary>
+    public static SimulatedMdevCore Open(string directory, SimulatedGpu gpu = SimulatedGpu.Gvtg)
     {
-        var core = new SimulatedMdevCore(new SysfsRoot(directory));
-        if (File.Exists(Path.Combine(directory, Marker)))
+        var marker = Path.Combine(directory, Marker);
+        if (File.Exists(marker) && File.ReadAllText(marker).Contains("gen12")) gpu = SimulatedGpu.Gen12;
+        else if (File.Exists(marker)) gpu = SimulatedGpu.Gvtg;
+        var core = new SimulatedMdevCore(new SysfsRoot(directory), gpu);
+        if (File.Exists(marker))
             core.LoadExisting();
         else if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
             throw new InvalidOperationException($"{directory} is not empty and was not made by gvtd's simulator; pick an empty directory");
@@ -53,6 +74,22 @@ public sealed class SimulatedMdevCore : IKernel
     {
         public void Dispose() => undo();
     }
+
+    /// <summary>SR-IOV only: as unbinding the PF's driver does (its VFs stay).</summary>
+    public void UnbindPf()
+    {
+        lock (_lock) Sriov.UnbindPf();
+        Deliver();
+    }
+
+    /// <summary>SR-IOV only: as the PF's driver binding (late) does.</summary>
+    public void BindPf()
+    {
+        lock (_lock) Sriov.BindPf();
+        Deliver();
+    }
+
+    private SimulatedSriovGpu Sriov => _sriov ?? throw new InvalidOperationException("this simulated GPU has no SR-IOV");
 
     /// <summary>As unloading the GPU's driver does: its vGPUs go, then the parent unregisters.</summary>
     public void Unplug()
@@ -124,7 +161,9 @@ public sealed class SimulatedMdevCore : IKernel
         {
             var full = Path.GetFullPath(path);
             var typeId = Path.GetFileName(Path.GetDirectoryName(full));
-            if (Path.GetFileName(full) == "create" && SimulatedGvtGpu.Types.FirstOrDefault(t => t.Id == typeId) is { } type
+            if (_sriov is not null && _sriov.Handles(Resolved(full)))
+                _sriov.Write(Resolved(full), value);
+            else if (Path.GetFileName(full) == "create" && SimulatedGvtGpu.Types.FirstOrDefault(t => t.Id == typeId) is { } type
                 && full == SysfsRoot.CreateFile(_parentPath, type.Id))
                 Create(full, type, value);
             else if (Path.GetFileName(full) == "remove" && Path.GetDirectoryName(Path.GetDirectoryName(full)) == _parentPath)
@@ -134,6 +173,14 @@ public sealed class SimulatedMdevCore : IKernel
             else
                 throw new KernelWriteException(path, Errno.EACCES, "Permission denied");
         }
+    }
+
+    /// <summary>The path with its directory's links followed (a VF's files are reached through /sys/bus/pci/devices).</summary>
+    private static string Resolved(string path)
+    {
+        var dir = Path.GetDirectoryName(path)!;
+        var real = Directory.Exists(dir) ? new DirectoryInfo(dir).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? dir : dir;
+        return Path.Combine(real, Path.GetFileName(path));
     }
 
     private void Create(string path, SimulatedGvtGpu.VGpuType type, string value)
@@ -189,6 +236,14 @@ public sealed class SimulatedMdevCore : IKernel
         var root = _root.Root;
         Directory.CreateDirectory(_root.MdevDevices);
         Directory.CreateDirectory(_root.MdevBusClass);
+        if (_sriov is not null)
+        {
+            // A Gen12 iGPU has no GVT-g: no mdev parent, only SR-IOV.
+            _sriov.Build();
+            _raised.Clear();
+            File.WriteAllText(Path.Combine(root, Marker), "made by gvtd --simulate=gen12\n");
+            return;
+        }
         Directory.CreateDirectory(Path.Combine(root, "bus", "pci", "drivers", SimulatedGvtGpu.Driver));
         Directory.CreateDirectory(Path.Combine(root, "kernel", "iommu_groups"));
         Directory.CreateDirectory(_parentPath);
@@ -212,6 +267,7 @@ public sealed class SimulatedMdevCore : IKernel
 
     private void LoadExisting()
     {
+        if (_sriov is not null) return; // its whole state is the tree
         foreach (var link in Directory.EnumerateFileSystemEntries(_root.MdevDevices))
         {
             var typeLink = new FileInfo(Path.Combine(link, "mdev_type")).LinkTarget;

@@ -20,6 +20,9 @@ public sealed record ObservedState(
     /// <summary>Devices the kernel lists whose entries could not be read: they exist, as what is unknown.</summary>
     public IReadOnlySet<string> Unreadable { get; init; } = new HashSet<string>();
 
+    /// <summary>The SR-IOV physical functions gvtd looks after or that have VFs, and whether they could be read.</summary>
+    public ObservedFunctions Sriov { get; init; } = ObservedFunctions.None;
+
     /// <summary>
     /// Whether a device may exist, for everything that would forget it (the ledger) rather than act on
     /// it: yes when it was seen, when it was listed but not readable, and for any UUID when gvtd is blind.

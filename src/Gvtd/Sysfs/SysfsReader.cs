@@ -13,22 +13,27 @@ namespace Gvtd.Sysfs;
 public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
 {
     /// <param name="freshUsers">Rescan /proc for VFIO users even if nothing was seen to change (before any removal).</param>
-    public ObservedState Read(bool freshUsers = false)
+    /// <param name="functions">SR-IOV PFs to read even without VFs (declared or owned ones).</param>
+    public ObservedState Read(bool freshUsers = false, IReadOnlySet<string>? functions = null)
     {
         var warnings = new List<string>();
         var parents = ReadParents(warnings);
+        // One scan of /proc per read, and only if some device exists that a VM could hold.
+        VfioUsers.Snapshot? users = null;
+        VfioUsers.Snapshot Users() => users ??= vfioUsers.Read(freshUsers);
+        var sriov = PciFunctionReader.Read(root, functions ?? NoFunctions, Users, warnings);
         if (!TryEntries(root.MdevDevices, out var listed, out var blind))
         {
             warnings.Add($"cannot list {root.MdevDevices}: {blind}; changing and forgetting nothing until it can");
-            return new ObservedState(parents, new Dictionary<string, MdevDevice>(), warnings) { Blind = $"cannot list {root.MdevDevices}: {blind}" };
+            return new ObservedState(parents, new Dictionary<string, MdevDevice>(), warnings) { Blind = $"cannot list {root.MdevDevices}: {blind}", Sriov = sriov };
         }
         var links = listed.ToList();
-        // No mediated device, nothing a VM could hold: spare the /proc scan.
-        var users = links.Count == 0 ? NoUsers : vfioUsers.Read(freshUsers);
         var unreadable = new HashSet<string>(StringComparer.Ordinal);
-        var devices = ReadDevices(links, users, warnings, unreadable);
-        return new ObservedState(parents, devices, warnings) { Unreadable = unreadable };
+        var devices = ReadDevices(links, links.Count == 0 ? NoUsers : Users(), warnings, unreadable);
+        return new ObservedState(parents, devices, warnings) { Unreadable = unreadable, Sriov = sriov };
     }
+
+    private static readonly HashSet<string> NoFunctions = new(StringComparer.Ordinal);
 
     /// <summary>Only the parents and their types: no devices, so /proc is never scanned (gvtd --check-config).</summary>
     public IReadOnlyDictionary<string, MdevParent> ReadParents() => ReadParents([]);
@@ -116,21 +121,21 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
         return devices;
     }
 
-    private static string ReadAttribute(string dir, string name)
+    internal static string ReadAttribute(string dir, string name)
     {
         var path = Path.Combine(dir, name);
         return File.Exists(path) ? File.ReadAllText(path).TrimEnd('\n') : "";
     }
 
     /// <summary>The last path component a symlink points to (sysfs links end in the name we want).</summary>
-    private static string? LinkName(string dir, string link)
+    internal static string? LinkName(string dir, string link)
     {
         var target = new FileInfo(Path.Combine(dir, link)).LinkTarget;
         return target is null ? null : Path.GetFileName(target.TrimEnd('/'));
     }
 
     /// <summary>Follows a sysfs symlink to the real directory, keeping the result inside the same root.</summary>
-    private static string Resolve(string link)
+    internal static string Resolve(string link)
     {
         var target = new FileInfo(link).LinkTarget ?? throw new IOException($"{link} is not a symlink");
         var path = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(link)!, target));
@@ -145,7 +150,7 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
     /// reason, when it exists (or cannot even be looked up) but cannot be listed: EACCES, EIO, a
     /// file where a directory should be, a loop of links.
     /// </summary>
-    private static bool TryEntries(string dir, out IReadOnlyList<string> entries, out string error)
+    internal static bool TryEntries(string dir, out IReadOnlyList<string> entries, out string error)
     {
         entries = [];
         error = "";

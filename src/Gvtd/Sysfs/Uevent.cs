@@ -27,10 +27,12 @@ public sealed record Uevent(string Action, string DevPath, IReadOnlyDictionary<s
     /// <summary>
     /// Whether the event can change what a pass would do: an mdev parent registering or going (a
     /// change on the parent itself, in its own subsystem, with MDEV_STATE), a mediated device added
-    /// or removed, or a VFIO group node coming or going.
+    /// or removed, or a VFIO group node coming or going; for SR-IOV, a PCI function added or removed
+    /// (VFs) or a driver bound or unbound (a late PF driver, a VF's driver changing).
     /// </summary>
     public bool MattersToGvtd =>
         ReferenceEquals(this, Lost)
         || Properties.ContainsKey("MDEV_STATE")
-        || (Subsystem is "mdev" or "vfio" && Action is "add" or "remove");
+        || (Subsystem is "mdev" or "vfio" && Action is "add" or "remove")
+        || (Subsystem == "pci" && Action is "add" or "remove" or "bind" or "unbind");
 }

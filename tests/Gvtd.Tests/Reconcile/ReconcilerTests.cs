@@ -310,7 +310,7 @@ public sealed class ReconcilerTests : IDisposable
         Assert.Contains("invalid argument", status.LastError);
         Assert.Contains("retrying in", Assert.Single(host.Reconciler.Current.Plan).Reason);
         // Plan() (D-Bus) asks the same question fresh, and gets the same answer.
-        var planned = Assert.Single(host.Reconciler.PlanNow());
+        var planned = Assert.Single(host.Reconciler.PlanNow().VGpus);
         Assert.Equal((ActionKind.Blocked, BlockReason.RetryLater), (planned.Kind, planned.Blocked));
 
         var third = await host.PassAsync(explicitRequest: true);

@@ -15,11 +15,11 @@ namespace Gvtd.Tests.Support;
 /// </summary>
 public sealed class SimulatedHost
 {
-    public SimulatedHost(TempDir dir, TimeSpan? writeTimeout = null, TimeProvider? time = null)
+    public SimulatedHost(TempDir dir, TimeSpan? writeTimeout = null, TimeProvider? time = null, SimulatedGpu gpu = SimulatedGpu.Gvtg)
     {
         Time = time ?? TimeProvider.System;
         Dir = dir;
-        Core = SimulatedMdevCore.Open(dir.Combine("sys"));
+        Core = SimulatedMdevCore.Open(dir.Combine("sys"), gpu);
         Writer = new RecordingWriter(Core, Core.Root.MdevDevices);
         // An empty /proc: gvtd sees every process there is, and none holds a device.
         Directory.CreateDirectory(dir.Combine("proc"));
@@ -28,7 +28,7 @@ public sealed class SimulatedHost
         Store = new DesiredStateStore(Yaml.Loader(dir), NullLogger<DesiredStateStore>.Instance);
         Ledger = OwnershipLedger.Load(dir.Combine("state"), _ => { });
         Applier = new Applier(Writer, writeTimeout ?? TimeSpan.FromSeconds(5), Time, NullLogger<Applier>.Instance);
-        Reconciler = new Reconciler(Store, Reader, Applier, Ledger, Time, NullLogger<Reconciler>.Instance);
+        Reconciler = new Reconciler(Store, Reader, Applier, new FunctionApplier(Applier, Core.Root, NullLogger<FunctionApplier>.Instance), Ledger, Time, NullLogger<Reconciler>.Instance);
     }
 
     public const string Gpu = "0000:00:02.0";
@@ -72,6 +72,16 @@ public sealed class SimulatedHost
         }
         return text.ToString();
     }
+
+    /// <summary>Makes process <paramref name="pid"/> hold a VFIO node (the group of a VF, as a VM does) open, in the host's /proc.</summary>
+    public void HoldOpen(int pid, string target)
+    {
+        var fd = Dir.Combine("proc", pid.ToString(), "fd");
+        Directory.CreateDirectory(fd);
+        File.CreateSymbolicLink(Path.Combine(fd, "3"), target);
+    }
+
+    public void Release(int pid) => Directory.Delete(Dir.Combine("proc", pid.ToString()), recursive: true);
 
     public string LedgerText => File.Exists(LedgerPath) ? File.ReadAllText(LedgerPath) : "<none>";
 

@@ -1,0 +1,178 @@
+using System.Globalization;
+using Gvtd.Sysfs;
+
+namespace Gvtd.Simulation;
+
+/// <summary>
+/// A Gen12 (Tiger Lake) iGPU sharing itself by SR-IOV, as the i915 SR-IOV build shows it: a PF at
+/// 0000:00:02.0 bound to i915 offering 7 VFs, and per-VF provisioning under
+/// drm/card0/prelim_iov/vfN/gt0. Writes follow what a probe of the kernel's SR-IOV core showed
+/// (shared/reference/sriov-qemu-linux-6.1.md): the count changes only through 0 (EBUSY), ERANGE past
+/// sriov_totalvfs, ENOENT with no PF driver, EINVAL for what is not a number; VFs appear as
+/// virtfnN links and bind through driver_override + drivers_probe; autoprobe on lets the host
+/// driver take new VFs. Called under the simulator's lock; events go to <paramref name="raise"/>.
+/// </summary>
+internal sealed class SimulatedSriovGpu(SysfsRoot root, Action<Uevent> raise)
+{
+    public const string PciAddress = "0000:00:02.0";
+    public const string Driver = "i915";
+    public const int TotalVfs = 7;
+    public static readonly string[] ProvisioningFiles = ["contexts_quota", "doorbells_quota", "exec_quantum_ms", "ggtt_quota", "preempt_timeout_us"];
+
+    private string PfPath => Path.Combine(root.Root, "devices", "pci0000:00", PciAddress);
+    private static string VfAddress(int index) => $"0000:00:02.{index + 1}";
+    private string VfPath(int index) => Path.Combine(root.Root, "devices", "pci0000:00", VfAddress(index));
+    private string DevPath(string address) => "/devices/pci0000:00/" + address;
+    private int _nextGroup = 100;
+
+    public void Build()
+    {
+        Directory.CreateDirectory(PfPath);
+        foreach (var d in new[] { Driver, "vfio-pci" }) Directory.CreateDirectory(Path.Combine(root.Root, "bus", "pci", "drivers", d));
+        Directory.CreateDirectory(root.PciDevices);
+        File.WriteAllText(root.PciDriversProbe, "");
+        File.WriteAllText(Path.Combine(PfPath, "vendor"), "0x8086\n");
+        File.WriteAllText(Path.Combine(PfPath, "device"), "0x9a49\n");
+        File.WriteAllText(Path.Combine(PfPath, "class"), "0x030000\n");
+        File.WriteAllText(Path.Combine(PfPath, "sriov_totalvfs"), $"{TotalVfs}\n");
+        File.WriteAllText(Path.Combine(PfPath, "sriov_numvfs"), "0\n");
+        File.WriteAllText(Path.Combine(PfPath, "sriov_drivers_autoprobe"), "1\n");
+        File.WriteAllText(Path.Combine(PfPath, "sriov_offset"), "1\n");
+        File.WriteAllText(Path.Combine(PfPath, "sriov_stride"), "1\n");
+        File.CreateSymbolicLink(Path.Combine(root.PciDevices, PciAddress), $"../../../devices/pci0000:00/{PciAddress}");
+        for (var n = 1; n <= TotalVfs; n++)
+        {
+            var dir = Path.Combine(PfPath, "drm", "card0", "prelim_iov", $"vf{n}", "gt0");
+            Directory.CreateDirectory(dir);
+            foreach (var file in ProvisioningFiles) File.WriteAllText(Path.Combine(dir, file), "0\n");
+        }
+        BindPf();
+    }
+
+    public int NumVfs => Directory.EnumerateFileSystemEntries(PfPath, "virtfn*").Count();
+
+    public bool Handles(string path) =>
+        path == root.PciDriversProbe || path.StartsWith(PfPath + "/", StringComparison.Ordinal)
+        || (path.StartsWith(Path.Combine(root.Root, "bus", "pci", "drivers") + "/", StringComparison.Ordinal) && Path.GetFileName(path) is "unbind" or "bind")
+        || Enumerable.Range(0, TotalVfs).Any(i => path == SysfsRoot.DriverOverrideFile(VfPath(i)));
+
+    public void Write(string path, string value)
+    {
+        var text = value.TrimEnd('\n');
+        var file = Path.GetFileName(path);
+        if (path == SysfsRoot.NumVfsFile(PfPath)) SetNumVfs(path, text);
+        else if (path == SysfsRoot.AutoProbeFile(PfPath))
+            File.WriteAllText(path, (text switch { "0" or "n" or "no" or "off" => "0", "1" or "y" or "yes" or "on" => "1", _ => throw Invalid(path) }) + "\n");
+        else if (path == root.PciDriversProbe) Probe(path, text);
+        else if (file == "unbind") Unbind(path, text);
+        else if (file == "driver_override") File.WriteAllText(path, (text.Length == 0 ? "(null)" : text) + "\n");
+        else if (ProvisioningFiles.Contains(file) && File.Exists(path))
+            File.WriteAllText(path, (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw Invalid(path)) + "\n");
+        else throw new KernelWriteException(path, File.Exists(path) ? Errno.EACCES : Errno.ENOENT, "refused");
+    }
+
+    /// <summary>As unbinding i915 from the PF does: the VFs stay (the kernel warns "driver left SR-IOV enabled").</summary>
+    public void UnbindPf()
+    {
+        File.Delete(Path.Combine(PfPath, "driver"));
+        raise(new Uevent("unbind", DevPath(PciAddress), new Dictionary<string, string> { ["SUBSYSTEM"] = "pci" }));
+    }
+
+    /// <summary>As i915 binding (late, say): a bind uevent on the PF.</summary>
+    public void BindPf()
+    {
+        File.CreateSymbolicLink(Path.Combine(PfPath, "driver"), $"../../../bus/pci/drivers/{Driver}");
+        raise(new Uevent("bind", DevPath(PciAddress), new Dictionary<string, string> { ["SUBSYSTEM"] = "pci", ["DRIVER"] = Driver }));
+    }
+
+    private void SetNumVfs(string path, string text)
+    {
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) throw Invalid(path);
+        if (!File.Exists(Path.Combine(PfPath, "driver")) && new FileInfo(Path.Combine(PfPath, "driver")).LinkTarget is null)
+            throw new KernelWriteException(path, Errno.ENOENT, "No such file or directory");
+        var now = NumVfs;
+        if (n == now) return;
+        if (n > TotalVfs) throw new KernelWriteException(path, Errno.ERANGE, "Numerical result out of range");
+        if (n > 0 && now > 0) throw new KernelWriteException(path, Errno.EBUSY, "Device or resource busy");
+        if (n == 0)
+        {
+            for (var i = 0; i < now; i++) RemoveVf(i);
+        }
+        else
+        {
+            var autoprobe = File.ReadAllText(SysfsRoot.AutoProbeFile(PfPath)).Trim() == "1";
+            for (var i = 0; i < n; i++) AddVf(i, autoprobe);
+            raise(new Uevent("change", DevPath(PciAddress), new Dictionary<string, string> { ["SUBSYSTEM"] = "pci", ["DRIVER"] = Driver }));
+        }
+        File.WriteAllText(path, $"{n}\n");
+    }
+
+    private void AddVf(int index, bool autoprobe)
+    {
+        var dir = VfPath(index);
+        var address = VfAddress(index);
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "driver_override"), "(null)\n");
+        File.WriteAllText(Path.Combine(dir, "vendor"), "0x8086\n");
+        File.WriteAllText(Path.Combine(dir, "device"), "0x9a49\n");
+        var group = _nextGroup++;
+        Directory.CreateDirectory(Path.Combine(root.Root, "kernel", "iommu_groups", group.ToString(CultureInfo.InvariantCulture)));
+        File.CreateSymbolicLink(Path.Combine(dir, "iommu_group"), $"../../../kernel/iommu_groups/{group}");
+        File.CreateSymbolicLink(Path.Combine(dir, "physfn"), $"../{PciAddress}");
+        File.CreateSymbolicLink(Path.Combine(PfPath, $"virtfn{index}"), $"../{address}");
+        File.CreateSymbolicLink(Path.Combine(root.PciDevices, address), $"../../../devices/pci0000:00/{address}");
+        raise(new Uevent("add", DevPath(address), new Dictionary<string, string> { ["SUBSYSTEM"] = "pci", ["PCI_SLOT_NAME"] = address }));
+        // With autoprobe on, the host's i915 takes the new VF before anyone else can.
+        if (autoprobe) Bind(address, Driver);
+    }
+
+    private void RemoveVf(int index)
+    {
+        var address = VfAddress(index);
+        if (DriverOf(address) is not null) Unbind(null, address);
+        File.Delete(Path.Combine(root.PciDevices, address));
+        File.Delete(Path.Combine(PfPath, $"virtfn{index}"));
+        Directory.Delete(VfPath(index), recursive: true);
+        raise(new Uevent("remove", DevPath(address), new Dictionary<string, string> { ["SUBSYSTEM"] = "pci" }));
+    }
+
+    private string? DriverOf(string address) =>
+        new FileInfo(Path.Combine(root.PciDevice(address), "driver")).LinkTarget is { } target ? Path.GetFileName(target) : null;
+
+    /// <summary>drivers_probe: binds to the driver_override's driver; reports success even when nothing binds, as the kernel does.</summary>
+    private void Probe(string path, string address)
+    {
+        if (!Path.Exists(root.PciDevice(address))) throw new KernelWriteException(path, Errno.ENODEV, "No such device");
+        if (DriverOf(address) is not null) return;
+        var wanted = File.ReadAllText(Path.Combine(root.PciDevice(address), "driver_override")).Trim();
+        var driver = wanted == "(null)" ? Driver : wanted;
+        if (Directory.Exists(Path.Combine(root.Root, "bus", "pci", "drivers", driver))) Bind(address, driver);
+    }
+
+    private void Bind(string address, string driver)
+    {
+        var dir = root.PciDevice(address);
+        File.CreateSymbolicLink(Path.Combine(dir, "driver"), $"../../../bus/pci/drivers/{driver}");
+        if (driver == "vfio-pci")
+        {
+            var group = Path.GetFileName(new FileInfo(Path.Combine(dir, "iommu_group")).LinkTarget!);
+            Directory.CreateDirectory(Path.Combine(dir, "vfio-dev", $"vfio{group}"));
+            raise(new Uevent("add", $"/devices/virtual/vfio/{group}", new Dictionary<string, string> { ["SUBSYSTEM"] = "vfio", ["DEVNAME"] = $"vfio/{group}" }));
+        }
+        raise(new Uevent("bind", DevPath(address), new Dictionary<string, string> { ["SUBSYSTEM"] = "pci", ["DRIVER"] = driver }));
+    }
+
+    private void Unbind(string? path, string address)
+    {
+        var dir = root.PciDevice(address);
+        if (DriverOf(address) is not { } driver)
+            throw new KernelWriteException(path ?? dir, Errno.ENODEV, "No such device");
+        if (path is not null && Path.GetFileName(Path.GetDirectoryName(path)) != driver)
+            throw new KernelWriteException(path, Errno.ENODEV, "No such device");
+        File.Delete(Path.Combine(dir, "driver"));
+        if (Directory.Exists(Path.Combine(dir, "vfio-dev"))) Directory.Delete(Path.Combine(dir, "vfio-dev"), recursive: true);
+        raise(new Uevent("unbind", DevPath(address), new Dictionary<string, string> { ["SUBSYSTEM"] = "pci" }));
+    }
+
+    private static KernelWriteException Invalid(string path) => new(path, Errno.EINVAL, "Invalid argument");
+}
