@@ -8,10 +8,14 @@ public static class BusNames
     public const string ManagerPath = Root + "/Manager";
     public const string VGpuPrefix = Root + "/vgpu";
     public const string ParentPrefix = Root + "/parent";
+    public const string PhysicalFunctionPrefix = Root + "/pf";
+    public const string VirtualFunctionPrefix = Root + "/vf";
 
     public const string ManagerInterface = "org.gvtd.Gvtd1.Manager";
     public const string VGpuInterface = "org.gvtd.Gvtd1.VGpu";
     public const string ParentInterface = "org.gvtd.Gvtd1.Parent";
+    public const string PhysicalFunctionInterface = "org.gvtd.Gvtd1.PhysicalFunction";
+    public const string VirtualFunctionInterface = "org.gvtd.Gvtd1.VirtualFunction";
 
     public const string ManageAction = "org.gvtd.Gvtd1.manage";
 

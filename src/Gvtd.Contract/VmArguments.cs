@@ -51,4 +51,23 @@ public static class VmArguments
             </hostdev>
             """;
     }
+
+    /// <summary>
+    /// An SR-IOV VF is a whole PCI function: QEMU takes it by address. gvtd keeps it on vfio-pci, so
+    /// libvirt must not manage (detach and reattach) it: managed='no'.
+    /// </summary>
+    public static string QemuArgsForFunction(string address) => $"-device {Pci},host={address}";
+
+    public static string LibvirtHostdevForFunction(string address)
+    {
+        // DDDD:BB:DD.F, as gvtd normalises every PCI address.
+        var (domain, bus, slot, function) = (address[..4], address[5..7], address[8..10], address[11..]);
+        return $"""
+            <hostdev mode='subsystem' type='pci' managed='no'>
+              <source>
+                <address domain='0x{domain}' bus='0x{bus}' slot='0x{slot}' function='0x{function}'/>
+              </source>
+            </hostdev>
+            """;
+    }
 }

@@ -80,9 +80,19 @@ public static class CommandLine
                     case "--sysfs-root": options = options with { SysfsRoot = Value() }; break;
                     case "--proc-root": options = options with { ProcRoot = Value() }; break;
                     case "--dev-root": options = options with { DevRoot = Value() }; break;
-                    case "--simulate": options = options with { Simulate = true }; break;
-                    case "--simulate=gvtg": options = options with { Simulate = true }; break;
-                    case "--simulate=gen12": options = options with { Simulate = true, SimulatedGpu = Simulation.SimulatedGpu.Gen12 }; break;
+                    case "--simulate":
+                        // The GPU is optional, and only as --simulate=GPU: a following word is not it.
+                        options = options with
+                        {
+                            Simulate = true,
+                            SimulatedGpu = inline switch
+                            {
+                                null or "gvtg" => Simulation.SimulatedGpu.Gvtg,
+                                "gen12" => Simulation.SimulatedGpu.Gen12,
+                                _ => throw new ArgumentException($"--simulate={inline}: the simulated GPU is gvtg or gen12"),
+                            },
+                        };
+                        break;
                     case "--bus":
                         var bus = Value();
                         options = options with

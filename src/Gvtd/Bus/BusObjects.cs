@@ -19,10 +19,13 @@ internal sealed class BusObjects : IPathMethodHandler
     private readonly DBusConnection _bus;
     private readonly ObjectFamily<VGpuObject> _vgpus;
     private readonly ObjectFamily<MdevParent> _parents;
+    private readonly ObjectFamily<FunctionStatus> _pfs;
+    private readonly ObjectFamily<VfObject> _vfs;
     private readonly ObjectFamily<StatusSnapshot> _manager;
     private readonly Lock _publishing = new();
     private readonly ILogger _logger;
     private volatile IReadOnlyList<VGpuRow> _listed = [];
+    private volatile IReadOnlyList<FunctionRow> _listedFunctions = [];
 
     public BusObjects(DBusConnection bus, ManagerCommands commands, ILogger logger)
     {
@@ -30,11 +33,13 @@ internal sealed class BusObjects : IPathMethodHandler
         _logger = logger;
         _vgpus = ObjectFamily<VGpuObject>.Under(BusNames.VGpuPrefix, VGpuObjects.Interface(), logger);
         _parents = ObjectFamily<MdevParent>.Under(BusNames.ParentPrefix, ParentObjects.Interface(), logger);
-        var manager = new ManagerObject(commands, new Authorizer(logger), () => _listed, _vgpus.PathOf);
+        _pfs = ObjectFamily<FunctionStatus>.Under(BusNames.PhysicalFunctionPrefix, FunctionObjects.PfInterface(), logger);
+        _vfs = ObjectFamily<VfObject>.Under(BusNames.VirtualFunctionPrefix, FunctionObjects.VfInterface(), logger);
+        var manager = new ManagerObject(commands, new Authorizer(logger), () => _listed, _vgpus.PathOf, () => _listedFunctions);
         _manager = ObjectFamily<StatusSnapshot>.Single(BusNames.ManagerPath, manager.Interface(), logger);
     }
 
-    public IReadOnlyList<IPathMethodHandler> Handlers => [this, _manager, _vgpus, _parents];
+    public IReadOnlyList<IPathMethodHandler> Handlers => [this, _manager, _vgpus, _parents, _pfs, _vfs];
 
     public void Publish(StatusSnapshot snapshot, PassResult? result)
     {
@@ -44,10 +49,19 @@ internal sealed class BusObjects : IPathMethodHandler
             var vgpus = _vgpus.Update(VGpuObjects.From(snapshot));
             _listed = snapshot.VGpus.Select(v =>
                 new VGpuRow(v.Uuid, v.Type, v.Parent, v.StateName, v.Name, _vgpus.PathOf(v.Uuid))).ToList();
+            _listedFunctions = snapshot.Functions.SelectMany(f => (IEnumerable<FunctionRow>)[
+                new FunctionRow(f.Address, "", f.Driver, f.StateName, f.InUse,
+                    f.LastError.Length > 0 ? f.LastError : $"{f.Vfs.Count} of {f.TotalVfs} VFs" + (f.Declared ? $" on {f.VfDriver}" : ""), _pfs.PathOf(f.Address)),
+                .. f.Vfs.Select(v => new FunctionRow(v.Address, f.Address, v.Driver, v.Driver.Length > 0 ? "bound" : "unbound", v.InUse,
+                    VmArguments.QemuArgsForFunction(v.Address), _vfs.PathOf(v.Address)))]).ToList();
             var parents = _parents.Update(ParentObjects.From(snapshot));
+            var pfs = _pfs.Update(FunctionObjects.Pfs(snapshot));
+            var vfs = _vfs.Update(FunctionObjects.Vfs(snapshot, _pfs.PathOf));
             var manager = _manager.Update([("", snapshot)]);
             Emit(_vgpus, vgpus);
             Emit(_parents, parents);
+            Emit(_pfs, pfs);
+            Emit(_vfs, vfs);
             Emit(_manager, manager);
             if (result is not null)
                 Signal(BusNames.ManagerPath, BusNames.ManagerInterface, "ReconcileFinished", "uuu", (ref MessageWriter w) => ManagerObject.WriteCounts(ref w, result));
@@ -145,6 +159,8 @@ internal sealed class BusObjects : IPathMethodHandler
             WriteObjects(ref writer, _manager);
             WriteObjects(ref writer, _vgpus);
             WriteObjects(ref writer, _parents);
+            WriteObjects(ref writer, _pfs);
+            WriteObjects(ref writer, _vfs);
             writer.WriteDictionaryEnd(all);
             context.Reply(writer.CreateMessage());
         }

@@ -10,13 +10,16 @@ namespace Gvtd.Bus;
 /// and reply; they hold no logic of their own. Work that reads sysfs or waits for a pass runs on
 /// the thread pool, so the connection keeps reading other calls meanwhile.
 /// </summary>
-internal sealed class ManagerObject(ManagerCommands commands, Authorizer authorizer, Func<IReadOnlyList<VGpuRow>> listed, Func<string, string> vgpuPath)
+internal sealed class ManagerObject(ManagerCommands commands, Authorizer authorizer, Func<IReadOnlyList<VGpuRow>> listed, Func<string, string> vgpuPath,
+    Func<IReadOnlyList<FunctionRow>> listedFunctions)
 {
     public BusInterface<StatusSnapshot> Interface() => new BusInterface<StatusSnapshot>(BusNames.ManagerInterface, Properties)
         .WithMethod("Reconcile", "", "uuu", [], ["created", "removed", "failed"], Reconcile)
         .WithMethod("Reload", "", "", [], [], Reload)
         .WithMethod("Plan", "", PlanRow.ArraySignature, [], ["actions"], Plan)
         .WithMethod("ListVGpus", "", VGpuRow.ArraySignature, [], ["vgpus"], ListVGpus)
+        .WithMethod("ListFunctions", "", FunctionRow.ArraySignature, [], ["functions"], ListFunctions)
+        .WithMethod("PlanFunctions", "", FunctionPlanRow.ArraySignature, [], ["actions"], PlanFunctions)
         .WithMethod("AddVGpu", "sssb", "so", ["uuid", "type", "parent", "runtime"], ["uuid", "path"], AddVGpu)
         .WithMethod("RemoveVGpu", "s", "", ["uuid"], [], RemoveVGpu)
         .WithSignal("ReconcileFinished", "uuu", ["created", "removed", "failed"]);
@@ -45,6 +48,19 @@ internal sealed class ManagerObject(ManagerCommands commands, Authorizer authori
         var rows = commands.Plan().Select(a => new PlanRow(a.KindName, a.Uuid, a.Type, a.Parent, a.Reason)).ToList();
         call.Reply((ref MessageWriter w) => PlanRow.WriteArray(ref w, rows));
     }));
+
+    private Task PlanFunctions(BusCall call) => Refusable(call, () => Task.Run(() =>
+    {
+        var rows = commands.PlanFunctions().Select(a => new FunctionPlanRow(a.KindName, a.Address, a.Reason)).ToList();
+        call.Reply((ref MessageWriter w) => FunctionPlanRow.WriteArray(ref w, rows));
+    }));
+
+    private Task ListFunctions(BusCall call)
+    {
+        var rows = listedFunctions();
+        call.Reply((ref MessageWriter w) => FunctionRow.WriteArray(ref w, rows));
+        return Task.CompletedTask;
+    }
 
     /// <summary>The rows are made once per published snapshot, not once per call.</summary>
     private Task ListVGpus(BusCall call)

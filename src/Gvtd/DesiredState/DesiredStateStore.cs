@@ -91,8 +91,8 @@ public sealed class DesiredStateStore(DesiredStateLoader loader, ILogger<Desired
         if (reading.State is { } loaded)
         {
             _view = reading;
-            logger.LogInformation("Loaded desired state: {Count} vGPU(s) from {Files} file(s); interval {Interval}, prune {Prune}",
-                loaded.VGpus.Count, loaded.Files.Count, Durations.Format(loaded.Settings.Interval), loaded.Settings.Prune.ToString().ToLowerInvariant());
+            logger.LogInformation("Loaded desired state: {Count} vGPU(s) and {Functions} SR-IOV PF(s) from {Files} file(s); interval {Interval}, prune {Prune}",
+                loaded.VGpus.Count, loaded.Functions.Count, loaded.Files.Count, Durations.Format(loaded.Settings.Interval), loaded.Settings.Prune.ToString().ToLowerInvariant());
             return true;
         }
         var previous = _view.State;

@@ -19,6 +19,7 @@ public sealed class Reconciler(
     private const int MaxRounds = 3;
     private readonly RetryBackoff _backoff = new(time);
     private Dictionary<string, (VGpuState, string)> _lastLogged = new(StringComparer.Ordinal);
+    private Dictionary<string, string> _lastLoggedFunctions = new(StringComparer.Ordinal);
     private string _lastLedgerError = "";
     private volatile StatusSnapshot _current = StatusSnapshot.Initial;
     // Every change of the snapshot, from the worker's thread or the sleep coordinator's, is made and
@@ -305,11 +306,17 @@ public sealed class Reconciler(
         }
         _lastLogged = now;
 
+        foreach (var f in snapshot.Functions.Where(f => f.State is VGpuState.Blocked or VGpuState.Removing))
+            if (!_lastLoggedFunctions.TryGetValue(f.Address, out var before) || before != f.LastError)
+                logger.LogWarning("SR-IOV PF {Address} is {State}: {Reason}", f.Address, f.StateName, f.LastError);
+        _lastLoggedFunctions = snapshot.Functions.Where(f => f.State is VGpuState.Blocked or VGpuState.Removing)
+            .ToDictionary(f => f.Address, f => f.LastError, StringComparer.Ordinal);
+
+        // "Created" counts VFs enabled or bound per PF, "removed" PFs whose VFs were disabled.
         if (result.Created + result.Removed + result.Failed == 0)
-            logger.LogInformation("Pass ({Trigger}): nothing to change; {Active} of {Desired} declared vGPU(s) active",
-                trigger, snapshot.Active, snapshot.Desired);
+            logger.LogInformation("Pass ({Trigger}): nothing to change; {Summary}", trigger, snapshot.Summary);
         else
-            logger.LogInformation("Pass ({Trigger}): created {Created}, removed {Removed}, failed {Failed}; {Active} of {Desired} declared vGPU(s) active",
-                trigger, result.Created, result.Removed, result.Failed, snapshot.Active, snapshot.Desired);
+            logger.LogInformation("Pass ({Trigger}): created {Created}, removed {Removed}, failed {Failed}; {Summary}",
+                trigger, result.Created, result.Removed, result.Failed, snapshot.Summary);
     }
 }

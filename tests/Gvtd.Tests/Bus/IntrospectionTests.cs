@@ -14,7 +14,6 @@ public sealed class IntrospectionTests(SystemBusFixture bus)
     [Fact]
     public void LiveInterfaces_MatchTheShippedDescription()
     {
-        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
         var shipped = XDocument.Load(Path.Combine(RepoRoot.Path, "packaging", "dbus", "org.gvtd.Gvtd1.xml"));
         var objects = new Dictionary<string, string>
         {
@@ -22,8 +21,21 @@ public sealed class IntrospectionTests(SystemBusFixture bus)
             ["org.gvtd.Gvtd1.VGpu"] = Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/vgpu", A),
             ["org.gvtd.Gvtd1.Parent"] = Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/parent", Parent),
         };
+        var sriovObjects = new Dictionary<string, string>
+        {
+            ["org.gvtd.Gvtd1.PhysicalFunction"] = Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/pf", Parent),
+            ["org.gvtd.Gvtd1.VirtualFunction"] = Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/vf", "0000:00:02.1"),
+        };
 
-        Assert.Equal(objects.Keys.Order(), shipped.Descendants("interface").Select(i => (string)i.Attribute("name")!).Order());
+        Assert.Equal(objects.Keys.Concat(sriovObjects.Keys).Order(), shipped.Descendants("interface").Select(i => (string)i.Attribute("name")!).Order());
+        using (var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"))))
+            AssertShapes(shipped, objects);
+        using (var gen12 = GvtdProcess.Start(bus.Address, $"vgpus: []\nsriov:\n  - pf: \"{Parent}\"\n    vfs: 2\n", extraArguments: ["--simulate=gen12"]))
+            AssertShapes(shipped, sriovObjects);
+    }
+
+    private void AssertShapes(XDocument shipped, Dictionary<string, string> objects)
+    {
         foreach (var (name, path) in objects)
         {
             var xml = Busctl.Run(bus.Address, "introspect", "--xml-interface", "org.gvtd.Gvtd1", path).EnsureSuccess().Stdout;

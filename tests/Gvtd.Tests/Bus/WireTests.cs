@@ -47,7 +47,7 @@ public sealed class WireTests(SystemBusFixture bus)
         var root = Busctl.Run(bus.Address, "introspect", "--xml-interface", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1").EnsureSuccess().Stdout;
 
         Assert.Equal(["/", "/org", "/org/gvtd", "/org/gvtd/Gvtd1", "/org/gvtd/Gvtd1/Manager", "/org/gvtd/Gvtd1/parent", ParentPath,
-            "/org/gvtd/Gvtd1/vgpu", VGpuPath(A)], tree.Order(StringComparer.Ordinal));
+            "/org/gvtd/Gvtd1/pf", "/org/gvtd/Gvtd1/vf", "/org/gvtd/Gvtd1/vgpu", VGpuPath(A)], tree.Order(StringComparer.Ordinal));
         Assert.Contains("org.freedesktop.DBus.ObjectManager", root);
         AssertStillServing(gvtd);
     }
