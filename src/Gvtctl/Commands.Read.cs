@@ -10,6 +10,7 @@ internal static partial class Commands
     {
         cl.Expect();
         var (vgpus, _) = Objects(gvtd);
+        var functions = gvtd.ListFunctions();
         if (cl.Json)
         {
             Json.Write(term.Out, w =>
@@ -18,6 +19,7 @@ internal static partial class Commands
                 foreach (var v in vgpus)
                 {
                     w.WriteStartObject();
+                    w.WriteString("kind", "vgpu");
                     w.WriteString("uuid", v.Uuid);
                     w.StringOrNull("name", v.Name);
                     w.WriteString("type", v.Type);
@@ -32,21 +34,30 @@ internal static partial class Commands
                     w.WriteString("objectPath", v.Path);
                     w.WriteEndObject();
                 }
+                foreach (var f in functions) WriteFunctionJson(w, f);
                 w.WriteEndArray();
             });
             return ExitCodes.Ok;
         }
-        if (vgpus.Count == 0)
+        if (vgpus.Count == 0 && functions.Count == 0)
         {
-            term.Out.WriteLine("No vGPUs declared or present. Declare some in /etc/gvtd/vgpus.yaml, or: gvtctl add TYPE");
+            term.Out.WriteLine("No vGPUs or SR-IOV functions declared or present. Declare some in /etc/gvtd/vgpus.yaml, or: gvtctl add TYPE");
             return ExitCodes.Ok;
         }
-        var table = new Table("UUID", "NAME", "TYPE", "PARENT", "STATE", "IN USE");
-        foreach (var v in vgpus)
-            table.Add(v.Uuid, v.Name.Length > 0 ? v.Name : "-", v.Type, v.Parent, v.State, v.InUse ? "yes" : "no");
-        table.Write(term, (col, text) => col == 4 ? term.State(text) : text);
-        foreach (var v in vgpus.Where(v => v.LastError.Length > 0))
-            term.Out.WriteLine($"{v.Uuid}: {GvtdClient.OneLine(v.LastError)}");
+        if (vgpus.Count > 0)
+        {
+            var table = new Table("UUID", "NAME", "TYPE", "PARENT", "STATE", "IN USE");
+            foreach (var v in vgpus)
+                table.Add(v.Uuid, v.Name.Length > 0 ? v.Name : "-", v.Type, v.Parent, v.State, v.InUse ? "yes" : "no");
+            table.Write(term, (col, text) => col == 4 ? term.State(text) : text);
+            foreach (var v in vgpus.Where(v => v.LastError.Length > 0))
+                term.Out.WriteLine($"{v.Uuid}: {GvtdClient.OneLine(v.LastError)}");
+        }
+        if (functions.Count > 0)
+        {
+            if (vgpus.Count > 0) term.Out.WriteLine();
+            WriteFunctionTable(term, functions);
+        }
         return ExitCodes.Ok;
     }
 
@@ -124,6 +135,7 @@ internal static partial class Commands
     {
         cl.Expect();
         var actions = gvtd.Plan();
+        var functionActions = gvtd.PlanFunctions();
         if (cl.Json)
         {
             Json.Write(term.Out, w =>
@@ -139,19 +151,39 @@ internal static partial class Commands
                     w.WriteString("reason", a.Reason);
                     w.WriteEndObject();
                 }
+                foreach (var a in functionActions)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("action", a.Kind);
+                    w.WriteString("pf", a.Address);
+                    w.WriteString("reason", a.Reason);
+                    w.WriteEndObject();
+                }
                 w.WriteEndArray();
             });
             return ExitCodes.Ok;
         }
-        if (actions.Count == 0)
+        if (actions.Count == 0 && functionActions.Count == 0)
         {
             term.Out.WriteLine("Nothing declared and nothing present: nothing to do.");
             return ExitCodes.Ok;
         }
-        var table = new Table("ACTION", "UUID", "TYPE", "PARENT", "REASON");
-        foreach (var a in actions)
-            table.Add(a.Kind, a.Uuid, a.Type, a.Parent, GvtdClient.OneLine(a.Reason));
-        table.Write(term, (col, text) => col == 0 ? term.State(text) : text);
+        if (actions.Count > 0)
+        {
+            var table = new Table("ACTION", "UUID", "TYPE", "PARENT", "REASON");
+            foreach (var a in actions)
+                table.Add(a.Kind, a.Uuid, a.Type, a.Parent, GvtdClient.OneLine(a.Reason));
+            table.Write(term, (col, text) => col == 0 ? term.State(text) : text);
+        }
+        if (functionActions.Count > 0)
+        {
+            if (actions.Count > 0) term.Out.WriteLine();
+            // reset: through 0 VFs, as the kernel changes a count only that way.
+            var table = new Table("ACTION", "PF", "REASON");
+            foreach (var a in functionActions)
+                table.Add(a.Kind, a.Address, GvtdClient.OneLine(a.Reason));
+            table.Write(term, (col, text) => col == 0 ? term.State(text) : text);
+        }
         return ExitCodes.Ok;
     }
 }

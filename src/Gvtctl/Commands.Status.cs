@@ -21,6 +21,7 @@ internal static partial class Commands
         uint desired = Get(m, "Desired", 0u), active = Get(m, "Active", 0u), failed = Get(m, "Failed", 0u);
         DateTimeOffset? last = lastUs == 0 ? null : DateTimeOffset.UnixEpoch.AddTicks((long)lastUs * TimeSpan.TicksPerMicrosecond);
         bool allActive = configError.Length == 0 && active == desired && failed == 0 && state != "degraded";
+        var pfs = gvtd.ListFunctions().Where(f => !f.IsVf).ToList();
 
         if (cl.Json)
         {
@@ -51,6 +52,9 @@ internal static partial class Commands
                 foreach (var u in setAside) w.WriteStringValue(u);
                 w.WriteEndArray();
                 w.WriteEndObject();
+                w.WriteStartArray("functions");
+                foreach (var f in pfs) WriteFunctionJson(w, f);
+                w.WriteEndArray();
                 w.WriteBoolean("allActive", allActive);
                 w.WriteEndObject();
             });
@@ -66,13 +70,20 @@ internal static partial class Commands
         o.WriteLine($"  last pass:  {(last is { } t ? $"{t.ToLocalTime():yyyy-MM-dd HH:mm:ss} ({Ago(DateTimeOffset.UtcNow - t)})" : "none yet")}");
         o.WriteLine($"  interval:   {Durations.Format(TimeSpan.FromTicks((long)intervalUs * TimeSpan.TicksPerMicrosecond))}, prune {Get(m, "Prune", "")}");
         o.WriteLine($"  vGPUs:      {desired} declared, {active} active, {failed} failed");
+        foreach (var f in pfs)
+            o.WriteLine($"  SR-IOV:     {f.Address} ({(f.Driver.Length > 0 ? f.Driver : "no driver")}): {term.State(f.State)}, {GvtdClient.OneLine(f.Detail)}");
         o.WriteLine($"  sleep:      {sleep}; {SleepLine(sleepState, inhibitor, setAside)}");
         foreach (var parent in awaited)
-            o.WriteLine($"  waiting:    parent {parent}: driver not loaded (its vGPUs are made as soon as it registers)");
+            o.WriteLine(pfs.Any(f => f.Address == parent)
+                ? $"  waiting:    PF {parent}: no driver bound (its VFs are enabled as soon as it binds)"
+                : $"  waiting:    parent {parent}: driver not loaded (its vGPUs are made as soon as it registers)");
+        var pfsNotActive = pfs.Count(f => f.State is not ("active" or "undeclared"));
         if (!allActive)
             o.WriteLine(configError.Length > 0
                 ? "The config is invalid; the last valid state stays in force. Fix the file, then: gvtctl reload"
-                : $"{desired - Math.Min(active, desired)} of {desired} declared vGPU(s) not active: gvtctl plan shows why");
+                : active < desired || pfsNotActive == 0
+                    ? $"{desired - Math.Min(active, desired)} of {desired} declared vGPU(s) not active: gvtctl plan shows why"
+                    : $"{pfsNotActive} SR-IOV PF(s) not as declared: gvtctl plan shows why");
         return allActive ? ExitCodes.Ok : ExitCodes.NotAllActive;
     }
 
@@ -80,7 +91,7 @@ internal static partial class Commands
     {
         "unavailable" => "not followed (no systemd-logind on the bus)",
         "awake" => inhibitor ? "awake, holding a sleep delay inhibitor" : "awake",
-        _ => $"{state}, {setAside.Count} vGPU(s) set aside" + (setAside.Count > 0 ? $": {string.Join(", ", setAside)}" : ""),
+        _ => $"{state}, {setAside.Count} vGPU(s) or PF(s) set aside" + (setAside.Count > 0 ? $": {string.Join(", ", setAside)}" : ""),
     };
 
     private static string Ago(TimeSpan t) =>

@@ -23,6 +23,23 @@ internal static partial class Commands
 
     private static int QemuArgs(CommandLine cl, Terminal term, GvtdClient gvtd)
     {
+        if (FindVf(cl, gvtd) is { } vf)
+        {
+            var args = VmArguments.QemuArgsForFunction(vf.Address);
+            if (cl.Json)
+                Json.Write(term.Out, w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("vf", vf.Address);
+                    w.WriteStartArray("args");
+                    foreach (var word in args.Split(' ')) w.WriteStringValue(word);
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                });
+            else
+                term.Out.WriteLine(args);
+            return ExitCodes.Ok;
+        }
         var (vgpu, parent) = Find(cl, gvtd);
         var device = QemuDevice(vgpu, parent);
         if (cl.Json)
@@ -45,6 +62,15 @@ internal static partial class Commands
 
     private static int LibvirtXml(CommandLine cl, Terminal term, GvtdClient gvtd)
     {
+        if (FindVf(cl, gvtd) is { } vf)
+        {
+            var hostdev = VmArguments.LibvirtHostdevForFunction(vf.Address);
+            if (cl.Json)
+                Json.Write(term.Out, w => { w.WriteStartObject(); w.WriteString("vf", vf.Address); w.WriteString("xml", hostdev); w.WriteEndObject(); });
+            else
+                term.Out.WriteLine(hostdev);
+            return ExitCodes.Ok;
+        }
         var (vgpu, parent) = Find(cl, gvtd);
         var xml = HostdevXml(vgpu, parent);
         if (cl.Json)

@@ -24,7 +24,8 @@ internal static partial class Commands
         {
             case "types": cl.Expect("[PARENT]"); break;
             case "add": cl.Expect("TYPE"); break;
-            case "remove" or "qemu-args" or "libvirt-xml": RequireUuid(cl); break;
+            case "remove": RequireUuid(cl); break;
+            case "qemu-args" or "libvirt-xml": RequireDevice(cl); break;
             default: cl.Expect(); break;
         }
         using var gvtd = GvtdClient.Connect(cl.Bus);

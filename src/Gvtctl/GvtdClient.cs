@@ -132,6 +132,20 @@ internal sealed class GvtdClient : IDisposable
             return PlanRow.ReadArray(ref r);
         }, "asking gvtd for its plan");
 
+    public List<FunctionPlanRow> PlanFunctions() =>
+        Call(BusNames.ManagerPath, BusNames.ManagerInterface, "PlanFunctions", null, null, (m, _) =>
+        {
+            var r = m.GetBodyReader();
+            return FunctionPlanRow.ReadArray(ref r);
+        }, "asking gvtd for its SR-IOV plan");
+
+    public List<FunctionRow> ListFunctions() =>
+        Call(BusNames.ManagerPath, BusNames.ManagerInterface, "ListFunctions", null, null, (m, _) =>
+        {
+            var r = m.GetBodyReader();
+            return FunctionRow.ReadArray(ref r);
+        }, "listing gvtd's SR-IOV functions");
+
     public (string Uuid, string Path) AddVGpu(string uuid, string type, string parent, bool runtime) =>
         Call(BusNames.ManagerPath, BusNames.ManagerInterface, "AddVGpu", "sssb", (ref MessageWriter w) =>
         {

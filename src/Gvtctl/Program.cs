@@ -72,22 +72,22 @@ internal static class Help
     public const string Main = """
         Usage: gvtctl [--json] [--verbose] [--bus system|user] COMMAND [ARGS]
 
-        Show and change the vGPUs gvtd keeps (D-Bus service org.gvtd.Gvtd1).
+        Show and change the vGPUs and SR-IOV virtual functions gvtd keeps (D-Bus service org.gvtd.Gvtd1).
 
         Commands:
           status                    daemon state, config files and errors, last pass, counts
-          list                      every declared or present vGPU
+          list                      every declared or present vGPU, SR-IOV PF and VF
           types [PARENT]            the mdev types each parent offers, with GVT-g resolution and memory
-          plan                      what the next pass would do, and why
+          plan                      what the next pass would do to vGPUs and PFs, and why
           add TYPE [--parent P] [--uuid U] [--runtime]
                                     declare a vGPU in gvtd's own drop-in and create it
           remove UUID               drop a vGPU gvtd's drop-in declares
           reconcile                 run a pass now
           reload                    re-read the desired-state files, then run a pass
-          qemu-args UUID            the QEMU -device argument for a vGPU
-          libvirt-xml UUID          the libvirt <hostdev> element for a vGPU
+          qemu-args UUID|VF         the QEMU -device argument for a vGPU or an SR-IOV VF
+          libvirt-xml UUID|VF       the libvirt <hostdev> element for a vGPU or an SR-IOV VF
           doctor [--sysfs-root DIR] [--proc-root DIR]
-                                    check the host for what GVT-g needs (no daemon needed)
+                                    check the host for what GVT-g and SR-IOV need (no daemon needed)
           help [COMMAND]            this text, or one command's
 
         Options:
@@ -126,7 +126,8 @@ internal static class Help
             Usage: gvtctl plan [--json]
 
             What the next pass would do for each vGPU (create, remove, recreate, keep, blocked, ignore) and
-            why. Changes nothing.
+            each SR-IOV PF (enable, disable, reset: through 0 VFs, bind, keep, blocked, ignore), and why.
+            Changes nothing.
 
             """,
         "add" => """
@@ -162,23 +163,25 @@ internal static class Help
 
             """,
         "qemu-args" => """
-            Usage: gvtctl qemu-args UUID [--json]
+            Usage: gvtctl qemu-args UUID|VF [--json]
 
             The QEMU argument that gives a VM this vGPU. On a GVT-g parent (driver i915) it adds
             display=on and x-igd-opregion=on, for the vGPU's display and the guest driver's OpRegion.
+            For an SR-IOV VF (its PCI address, such as 0000:00:02.1): -device vfio-pci,host=VF.
 
             """,
         "libvirt-xml" => """
-            Usage: gvtctl libvirt-xml UUID [--json]
+            Usage: gvtctl libvirt-xml UUID|VF [--json]
 
             The <hostdev> element for a libvirt domain (virsh edit VM, inside <devices>). On a GVT-g
-            parent it has display='on'.
+            parent it has display='on'. For an SR-IOV VF it is type='pci' with managed='no': gvtd
+            keeps the VF on vfio-pci, so libvirt must not move it back to a host driver.
 
             """,
         "doctor" => """
             Usage: gvtctl doctor [--sysfs-root DIR] [--proc-root DIR] [--json]
 
-            Checks the host for what GVT-g and gvtd need, one line per check with the fix for anything
+            Checks the host for what GVT-g, SR-IOV and gvtd need, one line per check with the fix for anything
             wrong. Needs neither the daemon nor root. Exit status 1 when a check failed.
 
             """,
