@@ -14,9 +14,13 @@ namespace Gvtctl.Doctor;
 /// <item><term>modules</term><description>kvmgt, vfio, vfio_iommu_type1, mdev: &lt;sys&gt;/module/NAME, &lt;proc&gt;/modules, or the bus/class they create.</description></item>
 /// <item><term>iommu</term><description>An IOMMU is on: &lt;sys&gt;/class/iommu/* or &lt;sys&gt;/kernel/iommu_groups/*.</description></item>
 /// <item><term>mdev-types</term><description>&lt;sys&gt;/bus/pci/devices/ADDR/mdev_supported_types lists vGPU types.</description></item>
+/// <item><term>sriov-gpu</term><description>The Intel GPU offers SR-IOV VFs: &lt;sys&gt;/bus/pci/devices/ADDR/sriov_totalvfs (Skipped for a GVT-g GPU).</description></item>
+/// <item><term>sriov-driver</term><description>The GPU's driver can make VFs: i915 with enable_guc=3 and max_vfs, or xe with max_vfs, from &lt;sys&gt;/module/DRIVER/parameters (Skipped for a GVT-g GPU).</description></item>
 /// <item><term>qemu-version</term><description>qemu-system-x86_64 --version is 2.12 or newer (Skipped when QEMU is not installed).</description></item>
 /// <item><term>gvtd</term><description>gvtd runs and accepted its configuration (Skipped when the daemon cannot be asked).</description></item>
 /// </list>
+/// A GPU that has SR-IOV (sriov_totalvfs) is checked for SR-IOV: the GVT-g-only checks are then
+/// Skipped and the modules are vfio, vfio_iommu_type1 and vfio_pci; any other GPU is checked for GVT-g.
 /// Every check that is not Ok has a Fix, Skipped ones included (what to do to decide it); Ok ones have none.
 /// Checks read only; none needs root, none prints, none throws: what cannot be read is reported.
 /// </summary>
@@ -29,18 +33,23 @@ public static class DoctorChecks
     public const string ModulesId = "modules";
     public const string IommuId = "iommu";
     public const string MdevTypesId = "mdev-types";
+    public const string SriovGpuId = "sriov-gpu";
+    public const string SriovDriverId = "sriov-driver";
     public const string QemuVersionId = "qemu-version";
     public const string GvtdId = "gvtd";
 
     /// <summary>Every id, in the order <see cref="Run"/> returns them.</summary>
     public static readonly IReadOnlyList<string> Ids =
-        [KernelVersionId, EnableGvtId, IntelGpuId, GpuGenerationId, ModulesId, IommuId, MdevTypesId, QemuVersionId, GvtdId];
+        [KernelVersionId, EnableGvtId, IntelGpuId, GpuGenerationId, ModulesId, IommuId, MdevTypesId, SriovGpuId, SriovDriverId, QemuVersionId, GvtdId];
 
     /// <summary>
     /// The modules GVT-g needs. In 6.x kernels vfio_mdev is part of mdev, so it is not asked for; older
     /// kernels also need vfio_mdev, which this list does not check.
     /// </summary>
     public static readonly IReadOnlyList<string> RequiredModules = ["kvmgt", "vfio", "vfio_iommu_type1", "mdev"];
+
+    /// <summary>What SR-IOV VFs need instead: VFIO and its PCI driver, which gvtd binds each VF to.</summary>
+    public static readonly IReadOnlyList<string> SriovModules = ["vfio", "vfio_iommu_type1", "vfio_pci"];
 
     private const string IntelVendor = "0x8086";
     private const string Grub = "in GRUB_CMDLINE_LINUX of /etc/default/grub, run sudo update-grub and reboot";
@@ -50,17 +59,27 @@ public static class DoctorChecks
         ArgumentNullException.ThrowIfNull(env);
         var gpu = Guard<PciGpu>(IntelGpuId, "Intel GPU", () => FindIntelGpu(env), out var gpuFailure);
         var gvt = Guard<GvtSetting>(EnableGvtId, "GVT-g enabled in i915", () => ReadEnableGvt(env), out var gvtFailure);
+        var sriov = gpu is not null && SafeExists(Path.Combine(env.SysfsRoot, "bus", "pci", "devices", gpu.Address, "sriov_totalvfs"));
+        const string viaSriov = "This GPU shares itself by SR-IOV, not GVT-g.", seeSriov = "Nothing to do for GVT-g; see the sriov-gpu and sriov-driver checks.";
+        const string gvtGpu = "This GPU shares itself by GVT-g, not SR-IOV.", seeGvt = "Nothing to do for SR-IOV; see the GVT-g checks.";
         return
         [
             Safe(KernelVersionId, "Linux 4.16 or newer", () => KernelVersion(env)),
-            gvtFailure ?? Safe(EnableGvtId, "GVT-g enabled in i915", () => EnableGvt(gvt!)),
+            sriov ? Skipped(EnableGvtId, "GVT-g enabled in i915", viaSriov, seeSriov)
+                : gvtFailure ?? Safe(EnableGvtId, "GVT-g enabled in i915", () => EnableGvt(gvt!)),
             gpuFailure ?? Safe(IntelGpuId, "Intel GPU", () => IntelGpu(gpu)),
-            gpuFailure is null ? Safe(GpuGenerationId, "GPU generation supports GVT-g", () => Generation(gpu))
-                : Skipped(GpuGenerationId, "GPU generation supports GVT-g", "No GPU to look at.", SeeIntelGpu),
-            Safe(ModulesId, "Kernel modules loaded", () => Modules(env)),
+            gpuFailure is not null ? Skipped(GpuGenerationId, "GPU generation supports GVT-g", "No GPU to look at.", SeeIntelGpu)
+                : sriov ? Skipped(GpuGenerationId, "GPU generation supports GVT-g", $"{Describe(gpu!)}: {viaSriov}", seeSriov)
+                : Safe(GpuGenerationId, "GPU generation supports GVT-g", () => Generation(gpu)),
+            Safe(ModulesId, "Kernel modules loaded", () => Modules(env, sriov ? SriovModules : RequiredModules)),
             Safe(IommuId, "IOMMU enabled", () => Iommu(env)),
-            gpuFailure is null ? Safe(MdevTypesId, "vGPU types offered", () => MdevTypes(env, gpu, gvt))
-                : Skipped(MdevTypesId, "vGPU types offered", "No GPU to look at.", SeeIntelGpu),
+            gpuFailure is not null ? Skipped(MdevTypesId, "vGPU types offered", "No GPU to look at.", SeeIntelGpu)
+                : sriov ? Skipped(MdevTypesId, "vGPU types offered", viaSriov, seeSriov)
+                : Safe(MdevTypesId, "vGPU types offered", () => MdevTypes(env, gpu, gvt)),
+            !sriov ? Skipped(SriovGpuId, "GPU offers SR-IOV VFs", gpu is null ? "No GPU to look at." : gvtGpu, gpu is null ? SeeIntelGpu : seeGvt)
+                : Safe(SriovGpuId, "GPU offers SR-IOV VFs", () => SriovGpu(env, gpu!)),
+            !sriov ? Skipped(SriovDriverId, "GPU driver can make VFs", gpu is null ? "No GPU to look at." : gvtGpu, gpu is null ? SeeIntelGpu : seeGvt)
+                : Safe(SriovDriverId, "GPU driver can make VFs", () => SriovDriver(env, gpu!)),
             Safe(QemuVersionId, "QEMU 2.12 or newer", () => Qemu(env)),
             Safe(GvtdId, "gvtd running with a valid configuration", () => Gvtd(env)),
         ];
@@ -232,7 +251,7 @@ public static class DoctorChecks
 
     // ---- modules ----
 
-    private static DoctorCheck Modules(DoctorEnvironment env)
+    private static DoctorCheck Modules(DoctorEnvironment env, IReadOnlyList<string> required)
     {
         const string id = ModulesId, title = "Kernel modules loaded";
         var procModules = ReadAll(Path.Combine(env.ProcRoot, "modules"));
@@ -245,7 +264,7 @@ public static class DoctorChecks
             }
         var present = new List<string>();
         var missing = new List<string>();
-        foreach (var module in RequiredModules)
+        foreach (var module in required)
             (IsLoaded(env, module, listed) ? present : missing).Add(module);
         var found = present.Count > 0 ? $"loaded: {string.Join(", ", present)}" : "none of them loaded";
         if (procModules is null) found += " (/proc/modules could not be read)";
@@ -267,6 +286,7 @@ public static class DoctorChecks
         {
             "mdev" => SafeDirExists(Path.Combine(env.SysfsRoot, "bus", "mdev")) || SafeDirExists(Path.Combine(env.SysfsRoot, "class", "mdev_bus")),
             "vfio" => SafeExists(Path.Combine(env.SysfsRoot, "class", "misc", "vfio")),
+            "vfio_pci" => SafeDirExists(Path.Combine(env.SysfsRoot, "bus", "pci", "drivers", "vfio-pci")),
             _ => false,
         };
     }
@@ -313,6 +333,58 @@ public static class DoctorChecks
             return available is null ? Path.GetFileName(t) : $"{Path.GetFileName(t)} ({available} available)";
         });
         return new(id, title, CheckStatus.Ok, $"{gpu.Address}: {string.Join(", ", listed)}.");
+    }
+
+    // ---- sriov-gpu, sriov-driver ----
+
+    private static DoctorCheck SriovGpu(DoctorEnvironment env, PciGpu gpu)
+    {
+        const string id = SriovGpuId, title = "GPU offers SR-IOV VFs";
+        var dir = Path.Combine(env.SysfsRoot, "bus", "pci", "devices", gpu.Address);
+        var total = ReadLine(Path.Combine(dir, "sriov_totalvfs"));
+        if (!TryInt(total ?? "", out var vfs) || vfs <= 0)
+            return new(id, title, CheckStatus.Failed, $"{gpu.Address}: sriov_totalvfs is '{total}', so it offers no VFs.",
+                "Enable SR-IOV for the GPU in the firmware setup if it has such an option, and check the sriov-driver check.");
+        var enabled = SafeEntries(dir).Count(e => Path.GetFileName(e).StartsWith("virtfn", StringComparison.Ordinal));
+        return new(id, title, CheckStatus.Ok, $"{gpu.Address} offers {vfs} VFs (sriov_totalvfs); {enabled} enabled now.");
+    }
+
+    /// <summary>
+    /// Mainline i915 makes no VFs of an iGPU; the i915 SR-IOV build does with enable_guc=3 and max_vfs,
+    /// and xe with max_vfs. The live module parameters say what the running driver was given.
+    /// </summary>
+    private static DoctorCheck SriovDriver(DoctorEnvironment env, PciGpu gpu)
+    {
+        const string id = SriovDriverId, title = "GPU driver can make VFs";
+        var link = Path.Combine(env.SysfsRoot, "bus", "pci", "devices", gpu.Address, "driver");
+        string? driver;
+        try { driver = new FileInfo(link).LinkTarget is { } target ? Path.GetFileName(target) : null; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { driver = null; }
+        var parameters = Path.Combine(env.SysfsRoot, "module", driver ?? "none", "parameters");
+        var maxVfs = ReadLine(Path.Combine(parameters, "max_vfs"));
+        switch (driver)
+        {
+            case null:
+                return new(id, title, CheckStatus.Failed, $"{gpu.Address} has no driver bound, and the kernel makes no VFs without one.",
+                    "Load the GPU's driver (i915 from the i915 SR-IOV build, or xe); gvtd enables the VFs as soon as it binds.");
+            case "i915":
+                var guc = ReadLine(Path.Combine(parameters, "enable_guc"));
+                if (maxVfs is null)
+                    return new(id, title, CheckStatus.Failed, $"{gpu.Address} is driven by an i915 without SR-IOV (it has no max_vfs parameter).",
+                        "Install the i915 SR-IOV build (i915-sriov-dkms) or use the xe driver, then boot with i915.enable_guc=3 i915.max_vfs=7 (" + Grub + ").");
+                if (guc != "3" || !TryInt(maxVfs, out var n) || n <= 0)
+                    return new(id, title, CheckStatus.Failed, $"i915 runs with enable_guc={guc ?? "?"} max_vfs={maxVfs}; SR-IOV needs enable_guc=3 and max_vfs above 0.",
+                        "Boot with i915.enable_guc=3 i915.max_vfs=7 (" + Grub + ").");
+                return new(id, title, CheckStatus.Ok, $"i915 with enable_guc=3 and max_vfs={maxVfs}.");
+            case "xe":
+                if (maxVfs is not null && (!TryInt(maxVfs, out var m) || m <= 0))
+                    return new(id, title, CheckStatus.Failed, $"xe runs with max_vfs={maxVfs}, so it makes no VFs.",
+                        "Boot with xe.max_vfs=7 (" + Grub + ").");
+                return new(id, title, CheckStatus.Ok, maxVfs is null ? "xe (no max_vfs parameter: its default applies)." : $"xe with max_vfs={maxVfs}.");
+            default:
+                return new(id, title, CheckStatus.Warning, $"{gpu.Address} is driven by {driver}, which the doctor does not know for SR-IOV.",
+                    "Check the driver's documentation for how it enables VFs; gvtd writes sriov_numvfs as for any driver.");
+        }
     }
 
     // ---- qemu-version ----

@@ -56,6 +56,17 @@ internal sealed class DoctorHost : IDisposable
     public DoctorHost IntelGpu(int deviceId, string cls = "0x030000") =>
         PciDevice(Gpu, "0x8086", cls, $"0x{deviceId:x4}");
 
+    /// <summary>The GPU's SR-IOV capability as the PCI core shows it, and its driver bound.</summary>
+    public DoctorHost Sriov(int totalVfs, string driver)
+    {
+        var dir = $"devices/pci0000:00/{Gpu}";
+        Sys.File(dir + "/sriov_totalvfs", $"{totalVfs}\n");
+        Sys.File(dir + "/sriov_numvfs", "0\n");
+        Sys.Dir($"bus/pci/drivers/{driver}");
+        Sys.Link(dir + "/driver", $"../../../bus/pci/drivers/{driver}");
+        return this;
+    }
+
     /// <summary>The four i915 GVT-g types under the GPU, through gvtd's own fixture.</summary>
     public DoctorHost GvtTypes() { Sys.WithGvtParent(); return this; }
 
