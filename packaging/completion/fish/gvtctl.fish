@@ -6,6 +6,10 @@ function __gvtctl_uuids
     gvtctl list --json 2>/dev/null | string replace -rf '^ *"uuid": "([0-9a-f-]+)",?$' '$1'
 end
 
+function __gvtctl_vfs
+    gvtctl list --json 2>/dev/null | string replace -rf '^ *"qemuArgs": "-device vfio-pci,host=([0-9a-f:.]+)",?$' '$1'
+end
+
 function __gvtctl_field
     gvtctl types --json 2>/dev/null | string replace -rf '^ *"'$argv[1]'": "(.*)",?$' '$1' | sort -u
 end
@@ -25,13 +29,14 @@ complete -c gvtctl -n "not __fish_seen_subcommand_from $commands" -a add -d "dec
 complete -c gvtctl -n "not __fish_seen_subcommand_from $commands" -a remove -d "drop a vGPU gvtd's drop-in declares"
 complete -c gvtctl -n "not __fish_seen_subcommand_from $commands" -a reconcile -d 'run a pass now'
 complete -c gvtctl -n "not __fish_seen_subcommand_from $commands" -a reload -d 're-read the desired-state files, then run a pass'
-complete -c gvtctl -n "not __fish_seen_subcommand_from $commands" -a qemu-args -d 'the QEMU -device argument for a vGPU'
-complete -c gvtctl -n "not __fish_seen_subcommand_from $commands" -a libvirt-xml -d 'the libvirt hostdev element for a vGPU'
+complete -c gvtctl -n "not __fish_seen_subcommand_from $commands" -a qemu-args -d 'the QEMU -device argument for a vGPU or an SR-IOV VF'
+complete -c gvtctl -n "not __fish_seen_subcommand_from $commands" -a libvirt-xml -d 'the libvirt hostdev element for a vGPU or an SR-IOV VF'
 complete -c gvtctl -n "not __fish_seen_subcommand_from $commands" -a doctor -d 'check the host for what GVT-g needs'
 complete -c gvtctl -n "not __fish_seen_subcommand_from $commands" -a help -d 'this text, or one command'
 
 complete -c gvtctl -n '__fish_seen_subcommand_from help' -a "$commands"
 complete -c gvtctl -n '__fish_seen_subcommand_from remove qemu-args libvirt-xml' -a '(__gvtctl_uuids)'
+complete -c gvtctl -n '__fish_seen_subcommand_from qemu-args libvirt-xml' -a '(__gvtctl_vfs)'
 complete -c gvtctl -n '__fish_seen_subcommand_from add' -a '(__gvtctl_field type)'
 complete -c gvtctl -n '__fish_seen_subcommand_from types' -a '(__gvtctl_field parent)'
 complete -c gvtctl -n '__fish_seen_subcommand_from add' -l parent -x -a '(__gvtctl_field parent)' -d 'parent device'

@@ -8,6 +8,6 @@ complete -c gvtd -l sysfs-root -r -a '(__fish_complete_directories)' -d 'sysfs m
 complete -c gvtd -l proc-root -r -a '(__fish_complete_directories)' -d 'procfs mount point'
 complete -c gvtd -l dev-root -r -a '(__fish_complete_directories)' -d 'devtmpfs mount point'
 complete -c gvtd -l bus -x -a 'system user none' -d 'D-Bus to serve on'
-complete -c gvtd -l simulate -d 'run against a simulated GVT-g GPU'
+complete -c gvtd -l simulate -a 'gvtg gen12' -d 'run against a simulated GPU (gvtg: GVT-g; gen12: SR-IOV)'
 complete -c gvtd -l help -d 'show the help and exit'
 complete -c gvtd -l version -d 'show the version and exit'
