@@ -1,5 +1,6 @@
 /*
- * vfio-hold UUID: take a mediated device the way QEMU does, and keep it until killed.
+ * vfio-hold UUID|PCI-ADDRESS: take a mediated device, or a PCI function bound to vfio-pci (an
+ * SR-IOV VF such as 0000:00:06.1), the way QEMU does, and keep it until killed.
  *
  * Opens the VFIO container and the device's IOMMU group, attaches the group to the container with
  * the type1 IOMMU, and asks for the device fd. While that fd is open the kernel blocks
@@ -31,13 +32,14 @@ int main(int argc, char **argv)
 {
     int device_only = argc == 3 && strcmp(argv[1], "--device-only") == 0;
     if (argc != 2 && !device_only) {
-        fprintf(stderr, "usage: vfio-hold [--device-only] UUID\n");
+        fprintf(stderr, "usage: vfio-hold [--device-only] UUID|PCI-ADDRESS\n");
         return 2;
     }
     const char *uuid = argv[argc - 1];
 
     char link[PATH_MAX], target[PATH_MAX], group_path[PATH_MAX];
-    snprintf(link, sizeof link, "/sys/bus/mdev/devices/%s/iommu_group", uuid);
+    /* A PCI address has colons; a UUID has none. The device name VFIO wants is the same string. */
+    snprintf(link, sizeof link, strchr(uuid, ':') ? "/sys/bus/pci/devices/%s/iommu_group" : "/sys/bus/mdev/devices/%s/iommu_group", uuid);
     ssize_t n = readlink(link, target, sizeof target - 1);
     if (n < 0) die(link);
     target[n] = '\0';

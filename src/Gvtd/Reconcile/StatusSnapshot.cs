@@ -50,11 +50,17 @@ public sealed record StatusSnapshot(
     public int ActiveFunctions => Functions.Count(f => f.Declared && f.State == VGpuState.Active);
 
     /// <summary>The one line `systemctl status gvtd` shows (STATUS=) and the Manager's StatusText.</summary>
-    public string Summary => field ??= (ConfigError.Length > 0
-            ? $"Invalid desired state, keeping the last valid one; {Active} of {Desired} vGPUs active"
-            : $"{Active} of {Desired} vGPUs active" + (Failed > 0 ? $", {Failed} failed" : ""))
-        + (DesiredFunctions > 0 ? $", {ActiveFunctions} of {DesiredFunctions} SR-IOV PFs as declared" : "")
+    public string Summary => field ??= (ConfigError.Length > 0 ? "Invalid desired state, keeping the last valid one; " : "")
+        + string.Join(", ", Counts())
         + (AwaitedParents.Count > 0 ? $"; waiting for parent {string.Join(", ", AwaitedParents)}: driver not loaded" : "")
         + (LedgerError.Length > 0 ? $"; ledger not saved: {LedgerError}" : "")
         + (Blind.Length > 0 ? $"; {Blind}, so nothing is changed" : "");
+
+    /// <summary>The vGPU count (always, unless only SR-IOV is declared), failures, and the SR-IOV PFs when any are declared.</summary>
+    private IEnumerable<string> Counts()
+    {
+        if (Desired > 0 || DesiredFunctions == 0 || Failed > 0) yield return $"{Active} of {Desired} vGPUs active";
+        if (Failed > 0) yield return $"{Failed} failed";
+        if (DesiredFunctions > 0) yield return $"{ActiveFunctions} of {DesiredFunctions} SR-IOV PFs as declared";
+    }
 }

@@ -25,7 +25,7 @@ public sealed class SriovBusTests(SystemBusFixture bus)
         Assert.Equal("vfio-pci", Get(VfPath, "org.gvtd.Gvtd1.VirtualFunction", "Driver"));
         Assert.Equal("-device vfio-pci,host=0000:00:02.2", Get(VfPath, "org.gvtd.Gvtd1.VirtualFunction", "QemuArgs"));
         Assert.Contains("function='0x2'", Get(VfPath, "org.gvtd.Gvtd1.VirtualFunction", "LibvirtXml"));
-        Assert.Contains("1 of 1 SR-IOV PFs as declared", gvtd.Property("StatusText"));
+        Assert.Equal("1 of 1 SR-IOV PFs as declared", gvtd.Property("StatusText"));
 
         var list = Busctl.Json(bus.Address, "call", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager", "ListFunctions").RootElement;
         var rows = list.GetProperty("data")[0].EnumerateArray().Select(r => (r[0].GetString(), r[1].GetString(), r[3].GetString())).ToList();
