@@ -1,0 +1,92 @@
+using Gvtd.DesiredState;
+using Gvtd.Planning;
+using Gvtd.Sysfs;
+using Gvtd.Tests.Support;
+
+namespace Gvtd.Tests.Sriov;
+
+/// <summary>The SR-IOV planner's rules, on observed states made by hand (it is pure).</summary>
+public sealed class FunctionPlannerTests : IDisposable
+{
+    private const string Pf = "0000:03:00.0";
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static PhysicalFunction Observed(int vfs, DeviceUse use = DeviceUse.Free, string vfDriver = "vfio-pci", string driver = "xe") =>
+        new(Pf, "/sys/devices/pci0000:00/" + Pf, driver, 8, AutoProbe: false,
+            [.. Enumerable.Range(0, vfs).Select(i => new VirtualFunction($"0000:03:00.{i + 1}", i, "", vfDriver, vfDriver, 10 + i, i == 0 ? use : DeviceUse.Free))],
+            Provisioning: null);
+
+    private FunctionAction Plan(string yaml, PhysicalFunction? pf, bool owned, bool asleep = false, string? blind = null)
+    {
+        var state = Yaml.Load(_dir, yaml);
+        var observed = new ObservedFunctions(pf is null ? new Dictionary<string, PhysicalFunction>() : new() { [Pf] = pf }, blind);
+        return Assert.Single(FunctionPlanner.Plan(state, observed, owned ? new HashSet<string> { Pf } : new HashSet<string>(), asleep));
+    }
+
+    private static string Declared(int vfs, string prune = "owned") => $"settings:\n  prune: {prune}\nsriov:\n  - pf: \"{Pf}\"\n    vfs: {vfs}\n";
+
+    private static string Nothing(string prune) => $"settings:\n  prune: {prune}\nvgpus: []\n";
+
+    [Theory]
+    [InlineData("none", true, FunctionActionKind.Ignore)]
+    [InlineData("owned", false, FunctionActionKind.Ignore)]
+    [InlineData("owned", true, FunctionActionKind.Disable)]
+    [InlineData("all", false, FunctionActionKind.Disable)]
+    public void Undeclared_vfs_go_only_as_prune_and_ownership_say(string prune, bool owned, FunctionActionKind expected) =>
+        Assert.Equal(expected, Plan(Nothing(prune), Observed(2), owned).Kind);
+
+    [Theory]
+    [InlineData(DeviceUse.Held, "is in use by a VM")]
+    [InlineData(DeviceUse.Unknown, "cannot tell whether a VM holds")]
+    public void A_held_or_unknown_vf_blocks_every_count_change_and_every_disable(DeviceUse use, string says)
+    {
+        var change = Plan(Declared(3), Observed(2, use), owned: true);
+        Assert.Equal((FunctionActionKind.Blocked, BlockReason.InUse), (change.Kind, change.Blocked));
+        Assert.Contains(says, change.Reason);
+        Assert.Contains("only through 0", change.Reason);
+
+        var disable = Plan(Nothing("all"), Observed(2, use), owned: true);
+        Assert.Equal((FunctionActionKind.Blocked, BlockReason.InUse), (disable.Kind, disable.Blocked));
+        Assert.Equal(FunctionActionKind.Blocked, Plan(Declared(0), Observed(2, use), owned: true).Kind);
+    }
+
+    [Fact]
+    public void A_count_change_of_vfs_someone_else_enabled_waits_for_prune_all()
+    {
+        Assert.Equal(BlockReason.NotOwned, Plan(Declared(3), Observed(2), owned: false).Blocked);
+        Assert.Equal(FunctionActionKind.Reset, Plan(Declared(3, "all"), Observed(2), owned: false).Kind);
+        // The right count is kept as it is, whoever enabled it.
+        Assert.Equal(FunctionActionKind.Keep, Plan(Declared(2), Observed(2), owned: false).Kind);
+    }
+
+    [Fact]
+    public void Zero_declared_disables_and_an_absent_pf_is_awaited()
+    {
+        Assert.Equal(FunctionActionKind.Disable, Plan(Declared(0), Observed(2), owned: true).Kind);
+        Assert.Equal(FunctionActionKind.Keep, Plan(Declared(0), Observed(0), owned: false).Kind);
+        Assert.Equal(BlockReason.ParentAbsent, Plan(Declared(2), null, owned: false).Blocked);
+        Assert.Equal(BlockReason.ParentAbsent, Plan(Declared(2), Observed(0, driver: ""), owned: false).Blocked);
+    }
+
+    [Fact]
+    public void When_the_pci_devices_cannot_be_read_nothing_is_changed()
+    {
+        var action = Plan(Declared(3), null, owned: true, blind: "cannot list /sys/bus/pci/devices: EIO");
+        Assert.Equal((FunctionActionKind.Blocked, BlockReason.Unseen), (action.Kind, action.Blocked));
+        Assert.Empty(FunctionPlanner.Plan(Yaml.Load(_dir, Nothing("all")), new ObservedFunctions(new Dictionary<string, PhysicalFunction>(), "EIO"), new HashSet<string> { Pf }));
+    }
+
+    [Fact]
+    public void Around_sleep_only_idle_vfs_gvtd_enabled_step_aside()
+    {
+        Assert.Equal(FunctionActionKind.Disable, Plan(Declared(2), Observed(2), owned: true, asleep: true).Kind);
+        Assert.Equal(FunctionActionKind.Keep, Plan(Declared(2), Observed(2), owned: false, asleep: true).Kind);
+        var held = Plan(Declared(2), Observed(2, DeviceUse.Held), owned: true, asleep: true);
+        Assert.Equal((FunctionActionKind.Keep, BlockReason.InUse), (held.Kind, held.Blocked));
+        Assert.Equal(BlockReason.Asleep, Plan(Declared(2), Observed(0), owned: true, asleep: true).Blocked);
+        var keep = $"settings:\n  sleep: keep\nsriov:\n  - pf: \"{Pf}\"\n    vfs: 2\n";
+        Assert.Equal(FunctionActionKind.Keep, Plan(keep, Observed(2), owned: true, asleep: true).Kind);
+    }
+}
