@@ -151,9 +151,10 @@ internal sealed class SleepCoordinator(BusService busService, Reconciler reconci
         }
     }
 
-    /// <summary>gvtd needs the delay while it has vGPUs of its own that sleep would set aside.</summary>
+    /// <summary>gvtd needs the delay while it has vGPUs, or SR-IOV VFs, of its own that sleep would set aside.</summary>
     private static bool NeedsDelay(StatusSnapshot s) =>
-        s.Settings.Sleep == SleepPolicy.RemoveIdle && s.VGpus.Any(v => v.Owned && v.SysfsPath.Length > 0);
+        s.Settings.Sleep == SleepPolicy.RemoveIdle
+        && (s.VGpus.Any(v => v.Owned && v.SysfsPath.Length > 0) || s.Functions.Any(f => f.Owned && f.Vfs.Count > 0));
 
     private async Task UpdateInhibitorAsync()
     {
@@ -237,6 +238,8 @@ internal sealed class SleepCoordinator(BusService busService, Reconciler reconci
             var now = reconciler.Current;
             foreach (var kept in now.Plan.Where(a => a.Kind == ActionKind.Keep && a.Blocked == BlockReason.InUse))
                 logger.LogWarning("vGPU {Uuid} (parent {Parent}) stays through sleep: {Reason}", kept.Uuid, kept.Parent, kept.Reason);
+            foreach (var kept in now.FunctionPlan.Where(a => a.Kind == FunctionActionKind.Keep && a.Blocked == BlockReason.InUse))
+                logger.LogWarning("The VFs of SR-IOV PF {Address} stay through sleep: {Reason}", kept.Address, kept.Reason);
             logger.LogInformation("Ready for sleep: {Count} vGPU(s) set aside ({Uuids})", now.Sleep.SetAside.Count, string.Join(", ", now.Sleep.SetAside));
         }
         catch (TimeoutException)

@@ -1,0 +1,45 @@
+using Gvtd.Tests.Support;
+
+namespace Gvtd.Tests.Bus;
+
+/// <summary>
+/// Sleep with SR-IOV VFs (the i915 SR-IOV suspend hang): with a stand-in logind on the private bus,
+/// gvtd holds the delay inhibitor while it has VFs of its own, sets them to 0 before it lets go,
+/// and enables them again on resume.
+/// </summary>
+[Collection(SystemBusCollection.Name)]
+public sealed class SriovSleepTests(SystemBusFixture bus)
+{
+    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(10);
+    private const string Pf = "0000:00:02.0";
+
+    private static int Vfs(GvtdProcess gvtd) =>
+        Directory.EnumerateFileSystemEntries(Path.Combine(gvtd.SysfsRoot, "bus", "pci", "devices", Pf), "virtfn*").Count();
+
+    [Fact]
+    public async Task Idle_vfs_gvtd_enabled_go_to_zero_before_sleep_and_come_back_on_resume()
+    {
+        using var logind = new FakeLogind(bus.Address);
+        using var gvtd = GvtdProcess.Start(bus.Address, $"sriov:\n  - pf: \"{Pf}\"\n    vfs: 2\n", extraArguments: ["--simulate=gen12"]);
+        Assert.Equal(2, Vfs(gvtd));
+
+        var deadline = DateTime.UtcNow + Soon;
+        while (!logind.Inhibitors.Any(i => i.IsHeld))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "gvtd took no inhibitor although it has VFs of its own");
+            Thread.Sleep(20);
+        }
+        var inhibitor = logind.Inhibitors.Single(i => i.IsHeld);
+        logind.OnRelease = () => Vfs(gvtd);
+        logind.PrepareForSleep(true);
+
+        Assert.Equal(0, (int)(await inhibitor.Released.Task.WaitAsync(Soon))!);
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep", Soon);
+        Assert.Equal($"[\"{Pf}\"]", gvtd.Property("SetAside"));
+        Assert.NotEqual("degraded", gvtd.Property("State"));
+
+        logind.PrepareForSleep(false);
+        gvtd.WaitUntil(() => Vfs(gvtd) == 2 && gvtd.Property("SetAside") == "[]", Soon);
+        Assert.Contains($"sriov {Pf}", File.ReadAllText(Path.Combine(gvtd.StateDir, "owned")));
+    }
+}
