@@ -30,7 +30,8 @@ public static class ConfigCheck
 
         if (againstSysfs)
             foreach (var warning in Against(state, roots)) errors.WriteLine("warning: " + warning);
-        output.WriteLine($"gvtd: {mainFile} is valid: {state.VGpus.Count} vGPU(s) declared in {state.Files.Count} file(s)");
+        var functions = state.Functions.Count > 0 ? $" and {state.Functions.Count} SR-IOV PF(s)" : "";
+        output.WriteLine($"gvtd: {mainFile} is valid: {state.VGpus.Count} vGPU(s){functions} declared in {state.Files.Count} file(s)");
         return 0;
     }
 
@@ -45,6 +46,19 @@ public static class ConfigCheck
                 yield return $"{want.Source}: parent {UserText.Quote(want.Parent)} is not in {sysfsRoot} (its driver may not be loaded yet)";
             else if (parent.FindType(want.Type) is null)
                 yield return $"{want.Source}: parent {want.Parent} has no type {UserText.Quote(want.Type)} (available: {(parent.Types.Count == 0 ? "none" : string.Join(", ", parent.Types.Select(t => t.Id)))})";
+        }
+        // SR-IOV PFs: only the files the PCI core shows, never sriov_numvfs (reading it can block).
+        var pci = new SysfsRoot(sysfsRoot);
+        foreach (var want in state.Functions)
+        {
+            var dir = pci.PciDevice(want.Address);
+            var total = Path.Combine(dir, "sriov_totalvfs");
+            if (!Path.Exists(dir))
+                yield return $"{want.Source}: pf {want.Address} is not in {sysfsRoot} (no such PCI device)";
+            else if (!File.Exists(total))
+                yield return $"{want.Source}: pf {want.Address} has no SR-IOV (no sriov_totalvfs)";
+            else if (int.TryParse(File.ReadAllText(total).Trim(), out var offered) && want.Vfs > offered)
+                yield return $"{want.Source}: pf {want.Address} offers {offered} VFs, {want.Vfs} declared";
         }
     }
 }

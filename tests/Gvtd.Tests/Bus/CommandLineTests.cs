@@ -135,6 +135,29 @@ public sealed class CommandLineTests
         }
     }
 
+    [Fact]
+    public void CheckConfig_WithASysfsTree_WarnsAboutSriovPfsThatAreNotThereOrOfferFewerVfs()
+    {
+        var dir = Directory.CreateTempSubdirectory("gvtd-check-").FullName;
+        try
+        {
+            Gvtd.Simulation.SimulatedMdevCore.Open(Path.Combine(dir, "sys"), Gvtd.Simulation.SimulatedGpu.Gen12);
+            var file = Path.Combine(dir, "vgpus.yaml");
+            File.WriteAllText(file, "sriov:\n  - pf: \"0000:00:02.0\"\n    vfs: 9\n  - pf: \"0000:4d:00.0\"\n    vfs: 2\n");
+
+            var (code, stdout, stderr) = Run("--check-config", file, "--sysfs-root", Path.Combine(dir, "sys"), "--runtime-dir", Path.Combine(dir, "run"));
+
+            Assert.Equal(0, code);
+            Assert.Equal($"gvtd: {file} is valid: 0 vGPU(s) and 2 SR-IOV PF(s) declared in 1 file(s)", stdout.Trim());
+            Assert.Equal([$"warning: {file}:2:5: pf 0000:00:02.0 offers 7 VFs, 9 declared", $"warning: {file}:4:5: pf 0000:4d:00.0 is not in {Path.Combine(dir, "sys")} (no such PCI device)"],
+                stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private static (int Code, string Stdout, string Stderr) Run(params string[] args)
     {
         var psi = new ProcessStartInfo(Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet")
