@@ -142,5 +142,5 @@ public static class FunctionPlanner
 
     private static string Holder(VirtualFunction vf) => vf.Use == DeviceUse.Held
         ? $"VF {vf.Address} is in use by a VM"
-        : $"gvtd cannot tell whether a VM holds VF {vf.Address}: other processes' /proc/PID/fd are hidden from it (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)";
+        : Planner.UnseenHolder($"VF {vf.Address}");
 }

@@ -124,10 +124,12 @@ public static class Planner
     }
 
     /// <summary>Who holds a device that is not known to be free, in words; what to grant when gvtd cannot see.</summary>
-    public static string Holder(MdevDevice device) => device.Use == DeviceUse.Held
-        ? "in use by a VM"
-        : "gvtd cannot tell whether a VM holds it: other processes' /proc/PID/fd are hidden from it "
-          + "(grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, and do not mount /proc with hidepid)";
+    public static string Holder(MdevDevice device) => device.Use == DeviceUse.Held ? "in use by a VM" : UnseenHolder("it");
+
+    /// <summary>Why gvtd cannot know whether <paramref name="what"/> is held, and what to grant so it can.</summary>
+    public static string UnseenHolder(string what) =>
+        $"gvtd cannot tell whether a VM holds {what}: other processes' /proc/PID/fd are hidden from it "
+        + "(grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, and do not mount /proc with hidepid)";
 
     private static (BlockReason, string) WhyCannotCreate(DesiredVGpu want, ObservedState observed, Capacity capacity)
     {

@@ -17,22 +17,9 @@ public static class StatusBuilder
         {
             var declared = action.Desired is not null;
             var error = lastError(action.Uuid);
-            var state = action.Kind switch
-            {
-                ActionKind.Keep => VGpuState.Active,
-                ActionKind.Ignore => VGpuState.Undeclared,
-                _ when !declared => VGpuState.Removing,
-                _ when writePending(action.Uuid) => VGpuState.Pending,
-                _ when error is not null => VGpuState.Failed,
-                ActionKind.Blocked => VGpuState.Blocked,
-                _ => VGpuState.Pending,
-            };
-            var lastErrorText = state switch
-            {
-                VGpuState.Active or VGpuState.Undeclared => "",
-                VGpuState.Failed => error!,
-                _ => action.Reason,
-            };
+            var state = StateOf(action.Kind == ActionKind.Keep, action.Kind == ActionKind.Ignore, action.Kind == ActionKind.Blocked,
+                declared, writePending(action.Uuid), error);
+            var lastErrorText = Explained(state, error, action.Reason);
             return new VGpuStatus(action.Uuid, action.Desired?.Name ?? "", action.Type, action.Parent, state, lastErrorText,
                 declared, owned.Contains(action.Uuid), action.Observed?.InUse ?? false, SysfsPath(action, parents),
                 action.Desired?.Source is { } s ? $"{s.File}:{s.Line}" : "");
@@ -47,24 +34,37 @@ public static class StatusBuilder
         {
             var declared = action.Desired is not null;
             var error = lastError(action.Address);
-            var state = action.Kind switch
-            {
-                FunctionActionKind.Keep => VGpuState.Active,
-                FunctionActionKind.Ignore => VGpuState.Undeclared,
-                _ when !declared => VGpuState.Removing,
-                _ when writePending(action.Address) => VGpuState.Pending,
-                _ when error is not null => VGpuState.Failed,
-                FunctionActionKind.Blocked => VGpuState.Blocked,
-                _ => VGpuState.Pending,
-            };
+            var state = StateOf(action.Kind == FunctionActionKind.Keep, action.Kind == FunctionActionKind.Ignore, action.Kind == FunctionActionKind.Blocked,
+                declared, writePending(action.Address), error);
             var pf = action.Observed;
             return new FunctionStatus(action.Address, action.Desired?.Name ?? "", pf?.Driver ?? "", pf?.TotalVfs ?? 0, action.Desired?.Vfs ?? 0,
-                action.Desired?.Driver ?? "", state,
-                state switch { VGpuState.Active or VGpuState.Undeclared => "", VGpuState.Failed => error!, _ => action.Reason },
+                action.Desired?.Driver ?? "", state, Explained(state, error, action.Reason),
                 declared, owned.Contains(action.Address), pf?.SysfsPath ?? "",
                 action.Desired?.Source is { } s ? $"{s.File}:{s.Line}" : "", pf?.Vfs ?? []);
         }).ToList();
     }
+
+    /// <summary>
+    /// The one rule from what the plan would do to a state, for vGPUs and PFs alike: as declared is
+    /// active; what would still change is pending, failed (its last write failed) or blocked; what is
+    /// not declared is undeclared when it stays, removing when it goes.
+    /// </summary>
+    private static VGpuState StateOf(bool kept, bool ignored, bool blocked, bool declared, bool writePending, string? error) =>
+        kept ? VGpuState.Active
+        : ignored ? VGpuState.Undeclared
+        : !declared ? VGpuState.Removing
+        : writePending ? VGpuState.Pending
+        : error is not null ? VGpuState.Failed
+        : blocked ? VGpuState.Blocked
+        : VGpuState.Pending;
+
+    /// <summary>What LastError says in each state: nothing when fine, the failure, or why it is not yet so.</summary>
+    private static string Explained(VGpuState state, string? error, string reason) => state switch
+    {
+        VGpuState.Active or VGpuState.Undeclared => "",
+        VGpuState.Failed => error!,
+        _ => reason,
+    };
 
     /// <summary>Where the device is, or will be once created (the parent's directory plus the UUID).</summary>
     private static string SysfsPath(PlannedAction action, IReadOnlyDictionary<string, MdevParent> parents) =>

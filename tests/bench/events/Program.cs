@@ -24,13 +24,8 @@ try
         + string.Concat(uuids.Select(u => $"  - uuid: {u}\n    type: i915-GVTg_V5_8\n    parent: \"0000:00:02.0\"\n")));
 
     var core = SimulatedMdevCore.Open(Path.Combine(dir, "sys"));
-    var vfio = new VfioUsers(Path.Combine(dir, "proc"), Path.Combine(dir, "dev"));
-    var reader = new SysfsReader(core.Root, vfio);
-    var store = new DesiredStateStore(new DesiredStateLoader(Path.Combine(dir, "etc", "vgpus.yaml"), Path.Combine(dir, "run")), NullLogger<DesiredStateStore>.Instance);
-    var applier = new Applier(core, TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
-    var reconciler = new Reconciler(store, reader, applier, new FunctionApplier(applier, core.Root, NullLogger<FunctionApplier>.Instance),
-        OwnershipLedger.Load(Path.Combine(dir, "state"), _ => { }), TimeProvider.System, NullLogger<Reconciler>.Instance);
-    using var worker = new ReconcileWorker(store, reconciler, applier, core, vfio, new ServiceManager(null, null), TimeProvider.System, NullLogger<ReconcileWorker>.Instance);
+    var (reader, worker) = Wire(dir, core);
+    using var _ = worker;
     await worker.StartAsync(CancellationToken.None);
 
     bool AllThere() => uuids.All(reader.Read().Devices.ContainsKey);
@@ -101,14 +96,9 @@ static async Task<double> SriovFigure(string dir)
     Directory.CreateDirectory(Path.Combine(dir, "proc"));
     File.WriteAllText(Path.Combine(dir, "etc", "vgpus.yaml"), $"settings:\n  interval: 1h\nsriov:\n  - pf: \"{pf}\"\n    vfs: 7\n");
     var core = SimulatedMdevCore.Open(Path.Combine(dir, "sys"), SimulatedGpu.Gen12);
-    var vfio = new VfioUsers(Path.Combine(dir, "proc"), Path.Combine(dir, "dev"));
-    var reader = new SysfsReader(core.Root, vfio);
-    var store = new DesiredStateStore(new DesiredStateLoader(Path.Combine(dir, "etc", "vgpus.yaml"), Path.Combine(dir, "run")), NullLogger<DesiredStateStore>.Instance);
-    var applier = new Applier(core, TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
-    var reconciler = new Reconciler(store, reader, applier, new FunctionApplier(applier, core.Root, NullLogger<FunctionApplier>.Instance),
-        OwnershipLedger.Load(Path.Combine(dir, "state"), _ => { }), TimeProvider.System, NullLogger<Reconciler>.Instance);
     core.UnbindPf();
-    using var worker = new ReconcileWorker(store, reconciler, applier, core, vfio, new ServiceManager(null, null), TimeProvider.System, NullLogger<ReconcileWorker>.Instance);
+    var (reader, worker) = Wire(dir, core);
+    using var _ = worker;
     await worker.StartAsync(CancellationToken.None);
     var only = new HashSet<string> { pf };
     bool AllBound() => reader.Read(functions: only).Sriov.Functions.TryGetValue(pf, out var f) && f.NumVfs == 7 && f.Vfs.All(v => v.Driver == "vfio-pci");
@@ -130,4 +120,16 @@ static async Task<double> SriovFigure(string dir)
     }
     await worker.StopAsync(CancellationToken.None);
     return times.Order().ElementAt(times.Count / 2);
+}
+
+// gvtd's pieces over a simulated kernel, as the daemon wires them: DIR/etc/vgpus.yaml, DIR/state, DIR/proc (empty).
+static (SysfsReader Reader, ReconcileWorker Worker) Wire(string dir, SimulatedMdevCore core)
+{
+    var vfio = new VfioUsers(Path.Combine(dir, "proc"), Path.Combine(dir, "dev"));
+    var reader = new SysfsReader(core.Root, vfio);
+    var store = new DesiredStateStore(new DesiredStateLoader(Path.Combine(dir, "etc", "vgpus.yaml"), Path.Combine(dir, "run")), NullLogger<DesiredStateStore>.Instance);
+    var applier = new Applier(core, TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+    var reconciler = new Reconciler(store, reader, applier, new FunctionApplier(applier, core.Root, NullLogger<FunctionApplier>.Instance),
+        OwnershipLedger.Load(Path.Combine(dir, "state"), _ => { }), TimeProvider.System, NullLogger<Reconciler>.Instance);
+    return (reader, new ReconcileWorker(store, reconciler, applier, core, vfio, new ServiceManager(null, null), TimeProvider.System, NullLogger<ReconcileWorker>.Instance));
 }
