@@ -20,6 +20,7 @@ internal sealed class ManagerObject(ManagerCommands commands, Authorizer authori
         .WithMethod("ListVGpus", "", VGpuRow.ArraySignature, [], ["vgpus"], ListVGpus)
         .WithMethod("ListFunctions", "", FunctionRow.ArraySignature, [], ["functions"], ListFunctions)
         .WithMethod("PlanFunctions", "", FunctionPlanRow.ArraySignature, [], ["actions"], PlanFunctions)
+        .WithMethod("PreviewAddVGpu", "sss", PlanRow.ArraySignature, ["uuid", "type", "parent"], ["actions"], PreviewAddVGpu)
         .WithMethod("AddVGpu", "sssb", "so", ["uuid", "type", "parent", "runtime"], ["uuid", "path"], AddVGpu)
         .WithMethod("RemoveVGpu", "s", "", ["uuid"], [], RemoveVGpu)
         .WithSignal("ReconcileFinished", "uuu", ["created", "removed", "failed"]);
@@ -48,6 +49,18 @@ internal sealed class ManagerObject(ManagerCommands commands, Authorizer authori
         var rows = commands.Plan().Select(a => new PlanRow(a.KindName, a.Uuid, a.Type, a.Parent, a.Reason)).ToList();
         call.Reply((ref MessageWriter w) => PlanRow.WriteArray(ref w, rows));
     }));
+
+    /// <summary>Read-only, like Plan: anyone may ask what an add would do.</summary>
+    private Task PreviewAddVGpu(BusCall call)
+    {
+        var args = call.Arguments();
+        var (uuid, type, parent) = (args.ReadString(), args.ReadString(), args.ReadString());
+        return Refusable(call, () => Task.Run(() =>
+        {
+            var rows = commands.PreviewAdd(uuid, type, parent).Select(a => new PlanRow(a.KindName, a.Uuid, a.Type, a.Parent, a.Reason)).ToList();
+            call.Reply((ref MessageWriter w) => PlanRow.WriteArray(ref w, rows));
+        }));
+    }
 
     private Task PlanFunctions(BusCall call) => Refusable(call, () => Task.Run(() =>
     {

@@ -4,7 +4,7 @@ using Gvtd.Reconcile;
 namespace Gvtd.Bus;
 
 /// <summary>What /org/gvtd/Gvtd1/vgpu/&lt;uuid&gt; shows: the vGPU's status and how a VM takes it.</summary>
-internal sealed record VGpuObject(VGpuStatus Status, string QemuArgs);
+internal sealed record VGpuObject(VGpuStatus Status, string QemuArgs, string LibvirtXml);
 
 /// <summary>/org/gvtd/Gvtd1/vgpu/&lt;uuid&gt;: one object per declared or present vGPU.</summary>
 internal static class VGpuObjects
@@ -12,14 +12,15 @@ internal static class VGpuObjects
     public static BusInterface<VGpuObject> Interface() => new(BusNames.VGpuInterface, Properties);
 
     public static IEnumerable<(string Key, VGpuObject Item)> From(StatusSnapshot snapshot) =>
-        snapshot.VGpus.Select(v => (v.Uuid, new VGpuObject(v, QemuArgs(v, snapshot))));
+        snapshot.VGpus.Select(v => (v.Uuid, Object(v, snapshot)));
 
-    /// <summary>The contract's rule, with what the kernel says of the parent and the type (device_api).</summary>
-    private static string QemuArgs(VGpuStatus v, StatusSnapshot snapshot)
+    /// <summary>The contract's rules, with what the kernel says of the parent and the type (device_api).</summary>
+    private static VGpuObject Object(VGpuStatus v, StatusSnapshot snapshot)
     {
         var parent = snapshot.Parents.GetValueOrDefault(v.Parent);
-        return VmArguments.QemuArgs(VmArguments.DevicePath(v.Uuid, v.SysfsPath, parent?.SysfsPath), parent?.Driver ?? "",
-            parent?.FindType(v.Type)?.DeviceApi ?? "");
+        var (driver, deviceApi) = (parent?.Driver ?? "", parent?.FindType(v.Type)?.DeviceApi ?? "");
+        return new VGpuObject(v, VmArguments.QemuArgs(VmArguments.DevicePath(v.Uuid, v.SysfsPath, parent?.SysfsPath), driver, deviceApi),
+            VmArguments.LibvirtHostdev(v.Uuid, driver, deviceApi));
     }
 
     private static readonly PropertyTable<VGpuObject> Properties = new(
@@ -34,5 +35,6 @@ internal static class VGpuObjects
         PropertyTable<VGpuObject>.Bool("InUse", o => o.Status.InUse),
         PropertyTable<VGpuObject>.String("SysfsPath", o => o.Status.SysfsPath),
         PropertyTable<VGpuObject>.String("Source", o => o.Status.Source),
-        PropertyTable<VGpuObject>.String("QemuArgs", o => o.QemuArgs));
+        PropertyTable<VGpuObject>.String("QemuArgs", o => o.QemuArgs),
+        PropertyTable<VGpuObject>.String("LibvirtXml", o => o.LibvirtXml));
 }

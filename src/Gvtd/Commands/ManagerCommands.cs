@@ -33,23 +33,16 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
     /// <summary>Declares a vGPU in gvtd's own drop-in file and runs a pass; returns its UUID.</summary>
     public async Task<string> AddAsync(string uuidText, string type, string parentText, bool runtime)
     {
-        var uuid = uuidText.Length == 0 ? Guid.NewGuid().ToString("D")
-            : Identifiers.NormaliseUuid(uuidText) ?? throw InvalidArgs($"{UserText.Quote(uuidText)} is not a UUID (8-4-4-4-12 hex digits), or pass an empty string to have one made");
-        if (Identifiers.CheckType(type) is { } typeError) throw InvalidArgs(typeError);
-        if (!Identifiers.TryNormaliseParent(parentText, out var parent, out var parentError)) throw InvalidArgs("parent: " + parentError);
+        var (uuid, parent) = CheckedRequest(uuidText, type, parentText);
 
         // The check and the write are one step: a second request for the same UUID waits, then
         // finds the first one's declaration on disk.
         desired.Change(now =>
         {
             var state = ValidState(now);
-            if (state.VGpus.FirstOrDefault(v => v.Uuid == uuid) is { } existing)
-                throw InvalidArgs($"vGPU {uuid} is already declared at {existing.Source}");
-
             // Plan as if it were declared: refuse what could never be created, but accept an absent
             // parent (its driver may simply not be loaded yet).
-            var candidate = new DesiredVGpu(uuid, type, parent, null, new SourceLocation("(request)", 0, 0));
-            var plan = Planner.Plan(state with { VGpus = [.. state.VGpus, candidate] }, reader.Read(), ledger.Owned);
+            var (plan, candidate) = PlanWith(state, uuid, type, parent);
             var action = plan.First(a => a.Uuid == uuid && a.Desired == candidate);
             switch (action.Blocked)
             {
@@ -64,6 +57,36 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
         });
         await worker.RequestPassAsync($"AddVGpu {uuid}", reload: true);
         return uuid;
+    }
+
+    /// <summary>
+    /// What the next pass would do were this vGPU declared too, without declaring it: what a client
+    /// shows before it asks AddVGpu (an empty UUID: one is made, and the plan names it).
+    /// </summary>
+    public IReadOnlyList<PlannedAction> PreviewAdd(string uuidText, string type, string parentText)
+    {
+        var (uuid, parent) = CheckedRequest(uuidText, type, parentText);
+        var state = desired.Current ?? throw new CommandException(CommandError.InvalidConfig, "gvtd has no valid desired state yet; fix the files first");
+        return PlanWith(state, uuid, type, parent).Plan;
+    }
+
+    /// <summary>The request's UUID (made when empty) and normalised parent, or InvalidArgs saying what is wrong.</summary>
+    private static (string Uuid, string Parent) CheckedRequest(string uuidText, string type, string parentText)
+    {
+        var uuid = uuidText.Length == 0 ? Guid.NewGuid().ToString("D")
+            : Identifiers.NormaliseUuid(uuidText) ?? throw InvalidArgs($"{UserText.Quote(uuidText)} is not a UUID (8-4-4-4-12 hex digits), or pass an empty string to have one made");
+        if (Identifiers.CheckType(type) is { } typeError) throw InvalidArgs(typeError);
+        if (!Identifiers.TryNormaliseParent(parentText, out var parent, out var parentError)) throw InvalidArgs("parent: " + parentError);
+        return (uuid, parent);
+    }
+
+    /// <summary>The plan with the candidate declared as well; a UUID already declared is refused.</summary>
+    private (IReadOnlyList<PlannedAction> Plan, DesiredVGpu Candidate) PlanWith(DesiredStateSnapshot state, string uuid, string type, string parent)
+    {
+        if (state.VGpus.FirstOrDefault(v => v.Uuid == uuid) is { } existing)
+            throw InvalidArgs($"vGPU {uuid} is already declared at {existing.Source}");
+        var candidate = new DesiredVGpu(uuid, type, parent, null, new SourceLocation("(request)", 0, 0));
+        return (Planner.Plan(state with { VGpus = [.. state.VGpus, candidate] }, reader.Read(), ledger.Owned), candidate);
     }
 
     /// <summary>Drops a declaration gvtd's own file holds, and runs a pass (which removes the device).</summary>
