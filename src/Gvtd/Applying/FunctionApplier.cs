@@ -105,13 +105,11 @@ public sealed class FunctionApplier(Applier writes, SysfsRoot root, ILogger<Func
 
     private async Task<FunctionOutcome?> SetNvidiaTypeAsync(FunctionAction action, string address, string path, string type)
     {
-        var dir = Path.Combine(path, "nvidia");
-        var current = SysfsReader.ReadAttribute(dir, "current_vgpu_type").Trim();
-        var creatable = SysfsReader.ReadAttribute(dir, "creatable_vgpu_types").Split('\n').Select(l => l.Split(':', 2))
-            .Where(p => p.Length == 2).Select(p => (Id: p[0].Trim(), Name: p[1].Trim())).ToList();
-        var id = creatable.FirstOrDefault(c => c.Id == type || c.Name == type).Id;
-        if (current == type || (id is not null && current == id)) return null;
-        if (id is null) return Fail(action, $"VF {address} cannot take vGPU type {type} now (creatable: {string.Join(", ", creatable.Select(c => $"{c.Id} {c.Name}"))})");
+        // Read again now: what a VF can take changes as its siblings take types.
+        var nvidia = PciFunctionReader.ReadNvidia(path) ?? new NvidiaVf("", []);
+        var id = nvidia.Creatable.FirstOrDefault(c => c.Id == type || c.Name == type).Id;
+        if (nvidia.Current == type || (id is not null && nvidia.Current == id)) return null;
+        if (id is null) return Fail(action, $"VF {address} cannot take vGPU type {type} now (creatable: {string.Join(", ", nvidia.Creatable.Select(c => $"{c.Id} {c.Name}"))})");
         await WriteAsync(action, SysfsRoot.NvidiaTypeFile(path), id);
         logger.LogInformation("Set vGPU type {Type} ({Id}) on VF {Vf}", type, id, address);
         return null;

@@ -72,7 +72,7 @@ internal static class PciFunctionReader
     }
 
     /// <summary>NVIDIA's vGPU type files: "ID : Name" lines under a header, and the current ID (0: none).</summary>
-    private static NvidiaVf? ReadNvidia(string vfPath)
+    public static NvidiaVf? ReadNvidia(string vfPath)
     {
         var dir = Path.Combine(vfPath, "nvidia");
         if (!Directory.Exists(dir)) return null;
