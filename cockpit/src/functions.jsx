@@ -23,7 +23,7 @@ export function Functions({ pfs, vfs }) {
                                 <Tr key={vf.Address} className="vf">
                                     <Td dataLabel="Function">&nbsp;&nbsp;{vf.Address}</Td>
                                     <Td dataLabel="Driver">{vf.Driver || "none"}</Td>
-                                    <Td dataLabel="State">{vf.Driver ? "bound" : "unbound"}</Td>
+                                    <Td dataLabel="State" className="vf-state">{vf.State}</Td>
                                     <Td dataLabel="In use">{vf.InUse ? "yes" : "no"}</Td>
                                     <Td dataLabel="QEMU"><ClipboardCopy isReadOnly isCode>{vf.QemuArgs}</ClipboardCopy></Td>
                                 </Tr>))}

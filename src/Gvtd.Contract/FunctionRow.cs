@@ -5,7 +5,7 @@ namespace Gvtd.Contract;
 /// <summary>
 /// One row of Manager.ListFunctions: <c>(ssssbso)</c>, an SR-IOV PF (PhysicalFunction empty) or one
 /// of its VFs: address, its PF, driver, state (a PF's: active, pending, blocked, failed, removing,
-/// undeclared; a VF's: bound or unbound), in use, detail (a PF's "N of M VFs on DRIVER" or its last
+/// undeclared; a VF's: bound, unbound or other-driver), in use, detail (a PF's "N of M VFs on DRIVER" or its last
 /// error), object path.
 /// </summary>
 public sealed record FunctionRow(string Address, string PhysicalFunction, string Driver, string State, bool InUse, string Detail, string Path)

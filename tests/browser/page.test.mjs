@@ -234,6 +234,7 @@ await check("sriov-functions-show-with-their-vfs", async () => {
     const pf = admin.locator('tbody.pf[data-address="0000:00:02.0"]');
     await pf.waitFor({ timeout: 20000 });
     await until("both VFs are listed", async () => (await pf.locator("tr.vf").count()) === 2);
+    assert(await pf.locator("tr.vf .vf-state").first().innerText() === "bound", "the first VF is not shown bound");
     const qemu = await pf.locator("tr.vf").first().locator("input").inputValue();
     assert(qemu === "-device vfio-pci,host=0000:00:02.1", `the first VF's QEMU argument reads '${qemu}'`);
     await screenshot(admin, "sriov");

@@ -52,11 +52,11 @@ internal sealed class BusObjects : IPathMethodHandler
             _listedFunctions = snapshot.Functions.SelectMany(f => (IEnumerable<FunctionRow>)[
                 new FunctionRow(f.Address, "", f.Driver, f.StateName, f.InUse,
                     f.LastError.Length > 0 ? f.LastError : $"{f.Vfs.Count} of {f.TotalVfs} VFs" + (f.Declared ? $" on {f.VfDriver}" : ""), _pfs.PathOf(f.Address)),
-                .. f.Vfs.Select(v => new FunctionRow(v.Address, f.Address, v.Driver, v.Driver.Length > 0 ? "bound" : "unbound", v.InUse,
+                .. f.Vfs.Select(v => new FunctionRow(v.Address, f.Address, v.Driver, new VfObject(v, f.Address, f.VfDriver).State, v.InUse,
                     VmArguments.QemuArgsForFunction(v.Address), _vfs.PathOf(v.Address)))]).ToList();
             var parents = _parents.Update(ParentObjects.From(snapshot));
             var pfs = _pfs.Update(FunctionObjects.Pfs(snapshot));
-            var vfs = _vfs.Update(FunctionObjects.Vfs(snapshot, _pfs.PathOf));
+            var vfs = _vfs.Update(FunctionObjects.Vfs(snapshot));
             var manager = _manager.Update([("", snapshot)]);
             Emit(_vgpus, vgpus);
             Emit(_parents, parents);

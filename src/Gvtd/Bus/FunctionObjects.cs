@@ -4,8 +4,13 @@ using Gvtd.Sysfs;
 
 namespace Gvtd.Bus;
 
-/// <summary>What /org/gvtd/Gvtd1/vf/&lt;address&gt; shows: one VF, its PF's object, and how a VM takes it.</summary>
-internal sealed record VfObject(VirtualFunction Vf, string PhysicalFunction, string PhysicalFunctionPath);
+/// <summary>What /org/gvtd/Gvtd1/vf/&lt;address&gt; shows: one VF, its PF, the driver declared for it, and how a VM takes it.</summary>
+internal sealed record VfObject(VirtualFunction Vf, string PhysicalFunction, string DeclaredDriver)
+{
+    /// <summary>bound (to the declared driver, or to any when none is declared), unbound, or other-driver.</summary>
+    public string State => Vf.Driver.Length == 0 ? "unbound"
+        : DeclaredDriver.Length == 0 || Vf.Driver == DeclaredDriver ? "bound" : "other-driver";
+}
 
 /// <summary>
 /// /org/gvtd/Gvtd1/pf/&lt;address&gt;: each SR-IOV physical function gvtd looks after or that has VFs;
@@ -20,8 +25,8 @@ internal static class FunctionObjects
     public static IEnumerable<(string Key, FunctionStatus Item)> Pfs(StatusSnapshot snapshot) =>
         snapshot.Functions.Select(f => (f.Address, f));
 
-    public static IEnumerable<(string Key, VfObject Item)> Vfs(StatusSnapshot snapshot, Func<string, string> pfPath) =>
-        snapshot.Functions.SelectMany(f => f.Vfs.Select(v => (v.Address, new VfObject(v, f.Address, pfPath(f.Address)))));
+    public static IEnumerable<(string Key, VfObject Item)> Vfs(StatusSnapshot snapshot) =>
+        snapshot.Functions.SelectMany(f => f.Vfs.Select(v => (v.Address, new VfObject(v, f.Address, f.VfDriver))));
 
     private static readonly PropertyTable<FunctionStatus> PfProperties = new(
         PropertyTable<FunctionStatus>.String("Address", f => f.Address, isConst: true),
@@ -45,6 +50,7 @@ internal static class FunctionObjects
         PropertyTable<VfObject>.String("PhysicalFunction", o => o.PhysicalFunction),
         PropertyTable<VfObject>.UInt32("Number", o => (uint)o.Vf.Number),
         PropertyTable<VfObject>.String("Driver", o => o.Vf.Driver),
+        PropertyTable<VfObject>.String("State", o => o.State),
         PropertyTable<VfObject>.Bool("InUse", o => o.Vf.InUse),
         PropertyTable<VfObject>.String("Use", o => o.Vf.Use.ToString().ToLowerInvariant()),
         PropertyTable<VfObject>.String("VGpuType", o => o.Vf.Nvidia?.Current ?? ""),

@@ -23,6 +23,7 @@ public sealed class SriovBusTests(SystemBusFixture bus)
         Assert.Equal("2", Get(PfPath, "org.gvtd.Gvtd1.PhysicalFunction", "NumVfs"));
         Assert.Equal("7", Get(PfPath, "org.gvtd.Gvtd1.PhysicalFunction", "TotalVfs"));
         Assert.Equal("vfio-pci", Get(VfPath, "org.gvtd.Gvtd1.VirtualFunction", "Driver"));
+        Assert.Equal("bound", Get(VfPath, "org.gvtd.Gvtd1.VirtualFunction", "State"));
         Assert.Equal("-device vfio-pci,host=0000:00:02.2", Get(VfPath, "org.gvtd.Gvtd1.VirtualFunction", "QemuArgs"));
         Assert.Contains("function='0x2'", Get(VfPath, "org.gvtd.Gvtd1.VirtualFunction", "LibvirtXml"));
         Assert.Equal("1 of 1 SR-IOV PFs as declared", gvtd.Property("StatusText"));

@@ -59,6 +59,23 @@ public sealed class GvtctlSriovTests(SystemBusFixture bus)
     }
 
     [Fact]
+    public void A_vf_bound_to_another_driver_by_hand_shows_as_such_and_is_left_there()
+    {
+        using var gvtd = Start(2);
+        // The same simulated tree, from this process: as a person would with echo, behind gvtd's back.
+        var core = Gvtd.Simulation.SimulatedMdevCore.Open(gvtd.SysfsRoot);
+        var vf = "0000:00:02.1";
+        core.Write(Path.Combine(core.Root.Root, "bus", "pci", "drivers", "vfio-pci", "unbind"), vf);
+        core.Write(Path.Combine(core.Root.PciDevice(vf), "driver_override"), "i915");
+        core.Write(core.Root.PciDriversProbe, vf);
+
+        Gvtctl("reconcile").Ok();
+        Assert.Matches(@"  0000:00:02\.1\s+i915\s+other-driver", Gvtctl("list").Ok().Stdout);
+        Assert.Contains("is bound to i915, declared vfio-pci", Gvtctl("plan").Ok().Stdout);
+        Assert.Equal("i915", Path.GetFileName(new DirectoryInfo(Path.Combine(core.Root.PciDevice(vf), "driver")).LinkTarget));
+    }
+
+    [Fact]
     public void A_blocked_pf_makes_status_exit_four_and_plan_say_why()
     {
         using var gvtd = Start(2, "    provision:\n      gpu_speed: 11\n");
