@@ -87,16 +87,30 @@ await startGvtd();
 mkdirSync(join(dir, "data/cockpit"), { recursive: true });
 cpSync(dist, join(dir, "data/cockpit/gvtd"), { recursive: true });
 execFileSync("chmod", ["-R", "a+rX", join(dir, "data")]);
-const ws = (port, asNobody) => {
+const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+// The bridge wants a session bus too; without one it autolaunches a dbus-daemon that outlives the
+// test. Each session gets one of ours, stopped with the rest.
+async function sessionBus(who, nobody) {
+    const home = join(dir, who);
+    mkdirSync(home);
+    if (nobody) execFileSync("chown", ["65534:65534", home]);
+    const path = join(home, "session.sock");
+    const daemon = ["dbus-daemon", "--session", "--nofork", "--nopidfile", `--address=unix:path=${path}`];
+    nobody ? start(asNobody[0], [...asNobody.slice(1), ...daemon]) : start(daemon[0], daemon.slice(1));
+    await until(`${who}'s session bus is up`, () => existsSync(path));
+    return { home, address: `unix:path=${path}` };
+}
+const ws = async (port, nobody) => {
+    const session = await sessionBus(nobody ? "nobody" : "admin", nobody);
     const args = ["--port", String(port), "--address", "127.0.0.1", "--local-session=/usr/bin/cockpit-bridge"];
-    const env = { ...busEnv, XDG_DATA_HOME: join(dir, "data"), HOME: dir };
-    return asNobody
-        ? start("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/lib/cockpit/cockpit-ws", ...args], { env })
+    const env = { ...busEnv, XDG_DATA_HOME: join(dir, "data"), HOME: session.home, DBUS_SESSION_BUS_ADDRESS: session.address };
+    return nobody
+        ? start(asNobody[0], [...asNobody.slice(1), "/usr/lib/cockpit/cockpit-ws", ...args], { env })
         : start("/usr/lib/cockpit/cockpit-ws", args, { env });
 };
 const adminPort = 9190 + Math.floor(Math.random() * 400), userPort = adminPort + 1;
-ws(adminPort, false);
-ws(userPort, true);
+await ws(adminPort, false);
+await ws(userPort, true);
 const pageUrl = port => `http://127.0.0.1:${port}/cockpit/@localhost/gvtd/index.html`;
 await until("cockpit-ws serves the page", async () => (await fetch(pageUrl(adminPort))).ok && (await fetch(pageUrl(userPort))).ok);
 
