@@ -44,6 +44,25 @@ public sealed class FakeLogind : IDisposable, IPathMethodHandler
         get { lock (_inhibitors) return [.. _inhibitors]; }
     }
 
+    /// <summary>
+    /// The inhibitor gvtd holds, once it holds exactly one (it takes a new one before it lets an old
+    /// one go). Woken by every inhibitor taken or released, so it returns the moment that is so.
+    /// </summary>
+    public Inhibitor WaitForHeld(TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        lock (_inhibitors)
+        {
+            while (_inhibitors.Count(i => i.IsHeld) != 1)
+            {
+                var left = deadline - DateTime.UtcNow;
+                Assert.True(left > TimeSpan.Zero, $"gvtd holds {_inhibitors.Count(i => i.IsHeld)} inhibitors, want 1");
+                Monitor.Wait(_inhibitors, left);
+            }
+            return _inhibitors.Single(i => i.IsHeld);
+        }
+    }
+
     public string Path => "/org/freedesktop/login1";
 
     public bool HandlesChildPaths => false;
@@ -56,7 +75,11 @@ public sealed class FakeLogind : IDisposable, IPathMethodHandler
             var args = request.GetBodyReader();
             var inhibitor = new Inhibitor(args.ReadString(), args.ReadString(), args.ReadString(), args.ReadString());
             var pipe = new AnonymousPipeServerStream(PipeDirection.In);
-            lock (_inhibitors) _inhibitors.Add(inhibitor);
+            lock (_inhibitors)
+            {
+                _inhibitors.Add(inhibitor);
+                Monitor.PulseAll(_inhibitors);
+            }
             using (var w = context.CreateReplyWriter("h"))
             {
                 w.WriteHandle(pipe.ClientSafePipeHandle);
@@ -83,6 +106,7 @@ public sealed class FakeLogind : IDisposable, IPathMethodHandler
         var buffer = new byte[16];
         while (await pipe.ReadAsync(buffer) > 0) { }
         inhibitor.Released.TrySetResult(OnRelease?.Invoke());
+        lock (_inhibitors) Monitor.PulseAll(_inhibitors);
         await pipe.DisposeAsync();
     }
 

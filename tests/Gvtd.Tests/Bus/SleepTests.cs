@@ -19,16 +19,7 @@ public sealed class SleepTests(SystemBusFixture bus)
     private static string TypeOf(GvtdProcess gvtd, string uuid) =>
         System.IO.Path.GetFileName(new DirectoryInfo(Path.Combine(gvtd.SysfsRoot, "bus", "mdev", "devices", uuid, "mdev_type")).LinkTarget!);
 
-    private static FakeLogind.Inhibitor HeldInhibitor(FakeLogind logind)
-    {
-        var deadline = DateTime.UtcNow + Soon;
-        while (logind.Inhibitors.Count(i => i.IsHeld) != 1)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"gvtd holds {logind.Inhibitors.Count(i => i.IsHeld)} inhibitors, want 1");
-            Thread.Sleep(20);
-        }
-        return logind.Inhibitors.Single(i => i.IsHeld);
-    }
+    private static FakeLogind.Inhibitor HeldInhibitor(FakeLogind logind) => logind.WaitForHeld(Soon);
 
     [Fact]
     public async Task AFullCycle_SetsIdleVGpusAsideBeforeLettingGo_AndBringsTheSameOnesBack()

@@ -23,13 +23,8 @@ public sealed class SriovSleepTests(SystemBusFixture bus)
         using var gvtd = GvtdProcess.Start(bus.Address, $"sriov:\n  - pf: \"{Pf}\"\n    vfs: 2\n", extraArguments: ["--simulate=gen12"]);
         Assert.Equal(2, Vfs(gvtd));
 
-        var deadline = DateTime.UtcNow + Soon;
-        while (!logind.Inhibitors.Any(i => i.IsHeld))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "gvtd took no inhibitor although it has VFs of its own");
-            Thread.Sleep(20);
-        }
-        var inhibitor = logind.Inhibitors.Single(i => i.IsHeld);
+        // gvtd has VFs of its own, so it holds the delay inhibitor.
+        var inhibitor = logind.WaitForHeld(Soon);
         logind.OnRelease = () => Vfs(gvtd);
         logind.PrepareForSleep(true);
 
