@@ -11,13 +11,6 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 # shellcheck source=/dev/null
 . "$RESULTS/guest.env"
 
-WORK=/run/gvtd-vm
-CFG=$WORK/etc/vgpus.yaml
-STATE=$WORK/state
-# shellcheck disable=SC2034 # lib.sh's ledger() reads it
-LEDGER=$STATE/owned
-GVTD_LOG=$RESULTS/gvtd.log
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/gvtd-vm-bus/system_bus_socket
 PCI=/sys/bus/pci/devices
 PF=0000:00:06.0        # declared by the scenarios
 OTHER=0000:00:07.0     # never declared: gvtd must not touch it

@@ -11,12 +11,6 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 # shellcheck source=/dev/null
 . "$RESULTS/guest.env"
 
-WORK=/run/gvtd-vm
-CFG=$WORK/etc/vgpus.yaml
-STATE=$WORK/state
-LEDGER=$STATE/owned
-GVTD_LOG=$RESULTS/gvtd.log
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/gvtd-vm-bus/system_bus_socket
 MDEV=/sys/bus/mdev/devices
 TYPES=/sys/class/mdev_bus/mtty/mdev_supported_types
 

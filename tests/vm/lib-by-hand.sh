@@ -1,7 +1,15 @@
 # Helpers for the guest scripts that run gvtd by hand (guest.sh, guest-sriov.sh): a system-type
-# bus of their own, the host's gvtd binary on it, its log, and a VFIO holder.
-# The sourcing script sets RESULTS, WORK, CFG, STATE, GVTD_LOG, GVTD, HOLD and REPO.
+# bus of their own, the host's gvtd binary on it, its log, and a VFIO holder; and the places they
+# share. The sourcing script sets RESULTS and has read guest.env (GVTD, HOLD, REPO).
 # shellcheck shell=bash
+
+WORK=/run/gvtd-vm
+CFG=$WORK/etc/vgpus.yaml
+STATE=$WORK/state
+# shellcheck disable=SC2034 # lib.sh's ledger() reads it
+LEDGER=$STATE/owned
+GVTD_LOG=$RESULTS/gvtd.log
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/gvtd-vm-bus/system_bus_socket
 
 # answers_within_1s WHEN: gvtd answers get-property within 1 s. Under TCG, starting busctl alone costs
 # a few hundred ms and swings with the host's load (seen: 400 to 1,500 ms), so the same kind of call
