@@ -91,8 +91,14 @@ public sealed class DesiredStateStore(DesiredStateLoader loader, ILogger<Desired
         if (reading.State is { } loaded)
         {
             _view = reading;
-            logger.LogInformation("Loaded desired state: {Count} vGPU(s) and {Functions} SR-IOV PF(s) from {Files} file(s); interval {Interval}, prune {Prune}",
-                loaded.VGpus.Count, loaded.Functions.Count, loaded.Files.Count, Durations.Format(loaded.Settings.Interval), loaded.Settings.Prune.ToString().ToLowerInvariant());
+var (interval, prune) = (Durations.Format(loaded.Settings.Interval), loaded.Settings.Prune.ToString().ToLowerInvariant());
+            // SR-IOV PFs are named only where some are declared: most hosts have none.
+            if (loaded.Functions.Count == 0)
+                logger.LogInformation("Loaded desired state: {Count} vGPU(s) from {Files} file(s); interval {Interval}, prune {Prune}",
+                    loaded.VGpus.Count, loaded.Files.Count, interval, prune);
+            else
+                logger.LogInformation("Loaded desired state: {Count} vGPU(s) and {Functions} SR-IOV PF(s) from {Files} file(s); interval {Interval}, prune {Prune}",
+                    loaded.VGpus.Count, loaded.Functions.Count, loaded.Files.Count, interval, prune);
             return true;
         }
         var previous = _view.State;
