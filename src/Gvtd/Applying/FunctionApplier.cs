@@ -65,12 +65,13 @@ public sealed class FunctionApplier(Applier writes, SysfsRoot root, ILogger<Func
     /// <summary>Writes each declared value to every VF directory that exists and is not written yet; returns those written.</summary>
     private async Task<HashSet<int>> ProvisionAsync(FunctionAction action, PhysicalFunction pf, DesiredFunction want, HashSet<int> done)
     {
-        if (want.Provision.Count == 0 || ObservedProvisioning.Read(root, pf.SysfsPath, pf.Driver, pf.TotalVfs, []) is not { } provisioning)
+        // Where the driver keeps them is all that is needed here; what they hold now, the planner has seen.
+        if (want.Provision.Count == 0 || ProvisioningLayout.Find(root, pf.SysfsPath, pf.Driver) is not var (layout, found))
             return done;
         var written = new HashSet<int>(done);
         for (var n = 1; n <= want.Vfs; n++)
         {
-            var dir = provisioning.VfDirectory(n);
+            var dir = layout.VfDirectory(found, n);
             if (written.Contains(n) || !Directory.Exists(dir)) continue;
             foreach (var (name, value) in want.Provision)
                 await WriteAsync(action, Path.Combine(dir, name), value);
@@ -78,7 +79,7 @@ public sealed class FunctionApplier(Applier writes, SysfsRoot root, ILogger<Func
         }
         if (written.Count > done.Count)
             logger.LogInformation("Provisioned VF(s) {Numbers} of {Address} ({Layout}): {Values}", string.Join(",", written.Except(done).Order()), action.Address,
-                provisioning.Layout.Name, string.Join(", ", want.Provision.Select(p => $"{p.Key}={p.Value}")));
+                layout.Name, string.Join(", ", want.Provision.Select(p => $"{p.Key}={p.Value}")));
         return written;
     }
 
