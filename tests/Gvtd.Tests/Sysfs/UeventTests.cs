@@ -4,7 +4,7 @@ using Gvtd.Tests.Bus;
 
 namespace Gvtd.Tests.Sysfs;
 
-/// <summary>Uevents as a real Linux 6.1 sends them with the mtty parent (the capture beside this file).</summary>
+/// <summary>Uevents as a real Linux 6.1 sends them with the mtty parent (docs/kernel/captures/uevents-mtty-linux-6.1.txt; docs/kernel/uevents.md).</summary>
 public sealed class UeventTests
 {
     /// <summary>Each "KERNEL[...] action devpath (subsystem)" block of the capture, as the netlink message it was.</summary>
@@ -13,7 +13,7 @@ public sealed class UeventTests
         var blocks = new List<(string, byte[])>();
         string? header = null;
         var fields = new List<string>();
-        foreach (var line in File.ReadLines(Path.Combine(RepoRoot.Path, "tests", "Gvtd.Tests", "Sysfs", "uevents-mtty-linux-6.1.txt")).Append(""))
+        foreach (var line in File.ReadLines(Path.Combine(RepoRoot.Path, "docs", "kernel", "captures", "uevents-mtty-linux-6.1.txt")).Append(""))
         {
             if (line.StartsWith("KERNEL[", StringComparison.Ordinal)) header = line;
             else if (header is not null && line.Contains('=')) fields.Add(line);
