@@ -4,10 +4,10 @@ namespace Gvtd.Simulation;
 
 /// <summary>
 /// An in-process model of the kernel's mdev core with one GVT-g GPU, exposed the way the real one
-/// is: as a sysfs tree on disk (laid out like the capture in shared/reference) whose create and
+/// is: as a sysfs tree on disk (laid out like the capture in docs/kernel/captures) whose create and
 /// remove files respond to writes with the kernel's errno. The tree survives a daemon restart, as
 /// real devices do; it is what --simulate points the ordinary sysfs reader at. It raises the
-/// uevents the real mdev core does (shared/reference/uevents-mtty-linux-6.1.txt), and tests can
+/// uevents the real mdev core does (docs/kernel/uevents.md), and tests can
 /// unplug and replug its GPU as a driver unload and reload would.
 /// </summary>
 /// <summary>The GPU a simulated host has.</summary>

@@ -7,7 +7,7 @@ namespace Gvtd.Simulation;
 /// A Gen12 (Tiger Lake) iGPU sharing itself by SR-IOV, as the i915 SR-IOV build shows it: a PF at
 /// 0000:00:02.0 bound to i915 offering 7 VFs, and per-VF provisioning under
 /// drm/card0/prelim_iov/vfN/gt0. Writes follow what a probe of the kernel's SR-IOV core showed
-/// (shared/reference/sriov-qemu-linux-6.1.md): the count changes only through 0 (EBUSY), ERANGE past
+/// (docs/kernel/sriov.md): the count changes only through 0 (EBUSY), ERANGE past
 /// sriov_totalvfs, ENOENT with no PF driver, EINVAL for what is not a number; VFs appear as
 /// virtfnN links and bind through driver_override + drivers_probe; autoprobe on lets the host
 /// driver take new VFs. Called under the simulator's lock; events go to <paramref name="raise"/>.

@@ -4,7 +4,7 @@ namespace Gvtd.Sysfs;
 
 /// <summary>
 /// One kernel uevent: "ACTION@DEVPATH" then KEY=VALUE fields, each ending in a NUL byte, as the
-/// kernel multicasts them (shared/reference/uevents-mtty-linux-6.1.txt has a real sequence).
+/// kernel multicasts them (docs/kernel/uevents.md; docs/kernel/captures/ has real sequences).
 /// </summary>
 public sealed record Uevent(string Action, string DevPath, IReadOnlyDictionary<string, string> Properties)
 {

@@ -3,7 +3,7 @@ using Gvtd.Sysfs;
 
 namespace Gvtd.Tests.Sriov;
 
-/// <summary>The PCI uevents a probe of Linux 6.1's SR-IOV core recorded (shared/reference/sriov-qemu-linux-6.1.md).</summary>
+/// <summary>The PCI uevents a probe of Linux 6.1's SR-IOV core recorded (docs/kernel/uevents.md).</summary>
 public sealed class SriovUeventTests
 {
     private static Uevent Parse(string header, params string[] fields) =>

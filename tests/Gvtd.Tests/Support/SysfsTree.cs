@@ -1,8 +1,8 @@
 namespace Gvtd.Tests.Support;
 
 /// <summary>
-/// Builds sysfs trees on disk laid out like a real kernel's (shared/reference/sysfs-mtty-linux-6.1.txt
-/// for mtty; i915's layout for GVT-g), plus a fake /proc for VFIO users. Every link is relative, as in sysfs.
+/// Builds sysfs trees on disk laid out like a real kernel's (docs/kernel/captures/sysfs-mtty-linux-6.1.txt
+/// for mtty; i915's layout for GVT-g, docs/kernel/gvt-g.md), plus a fake /proc for VFIO users. Every link is relative, as in sysfs.
 /// </summary>
 public sealed class SysfsTree
 {
@@ -10,7 +10,7 @@ public sealed class SysfsTree
     public const string GvtPci = "0000:00:02.0";
     public const string GvtParentDir = "devices/pci0000:00/" + GvtPci;
 
-    /// <summary>i915 types as the seed manual lists them; descriptions as kvmgt.c description_show prints them.</summary>
+    /// <summary>i915 types as the seed manual lists them; descriptions as kvmgt.c description_show prints them (docs/kernel/gvt-g.md).</summary>
     public static readonly (string Id, long Low, long High, int Fence, string Resolution, int Weight, int Available)[] GvtTypes =
     [
         ("i915-GVTg_V5_1", 512, 2048, 4, "1920x1200", 16, 1),
