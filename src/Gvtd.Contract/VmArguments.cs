@@ -28,7 +28,8 @@ public static class VmArguments
 
     /// <summary>
     /// The value of <c>-device</c>. sysfsdev is the device's own directory (the seed manual's
-    /// form, valid for any parent bus); for PCI, rombar=0 because a vGPU has no option ROM.
+    /// form, docs/kernel/gvt-g.md; valid for any parent bus); for PCI, rombar=0 because a vGPU
+    /// has no option ROM.
     /// </summary>
     public static string QemuDevice(string sysfsPath, string parentDriver, string deviceApi) => Model(deviceApi) switch
     {

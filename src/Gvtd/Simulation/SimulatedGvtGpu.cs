@@ -2,8 +2,9 @@ namespace Gvtd.Simulation;
 
 /// <summary>
 /// The GPU the simulator offers: one GVT-g capable Intel GPU at 0000:00:02.0 with the four types of
-/// the seed manual. GVT-g carves every vGPU out of one pool of graphics memory and fence registers,
-/// so creating any type lowers available_instances of all of them (gvt/vgpu.c).
+/// the seed manual (docs/kernel/gvt-g.md). GVT-g carves every vGPU out of one pool of graphics
+/// memory and fence registers, so creating any type lowers available_instances of all of them
+/// (gvt/vgpu.c).
 /// </summary>
 internal static class SimulatedGvtGpu
 {

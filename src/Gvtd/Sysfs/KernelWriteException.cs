@@ -1,6 +1,6 @@
 namespace Gvtd.Sysfs;
 
-/// <summary>The errno values the mdev core returns for create and remove (see the reference capture).</summary>
+/// <summary>The errno values the mdev core returns for create and remove (docs/kernel/mdev-sysfs.md).</summary>
 public enum Errno
 {
     EPERM = 1, ENOENT = 2, EIO = 5, EACCES = 13, EBUSY = 16, EEXIST = 17, ENODEV = 19, EINVAL = 22, ENOSPC = 28, ERANGE = 34,

@@ -5,7 +5,7 @@ using static Gvtd.Tests.Support.Yaml;
 
 namespace Gvtd.Tests.Simulation;
 
-/// <summary>The simulator must answer writes the way the reference capture shows the mdev core does.</summary>
+/// <summary>The simulator must answer writes the way the capture shows the mdev core does (docs/kernel/mdev-sysfs.md).</summary>
 public sealed class SimulatedMdevCoreTests : IDisposable
 {
     private const string Gpu = "0000:00:02.0";

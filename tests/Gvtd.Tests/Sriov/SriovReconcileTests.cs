@@ -8,8 +8,8 @@ namespace Gvtd.Tests.Sriov;
 
 /// <summary>
 /// SR-IOV passes over the simulated Gen12 iGPU, whose writes follow the kernel's SR-IOV core as a
-/// probe of Linux 6.1 saw it (EBUSY for N to M, ENOENT without a PF driver, autoprobe letting the
-/// host driver grab new VFs, drivers_probe succeeding even when nothing binds).
+/// probe of Linux 6.1 saw it (docs/kernel/sriov.md: EBUSY for N to M, ENOENT without a PF driver,
+/// autoprobe letting the host driver grab new VFs, drivers_probe succeeding even when nothing binds).
 /// </summary>
 public sealed class SriovReconcileTests : IDisposable
 {
