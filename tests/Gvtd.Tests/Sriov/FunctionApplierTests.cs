@@ -39,13 +39,20 @@ public sealed class FunctionApplierTests : IDisposable
         Assert.Equal(2, Observed().NumVfs);
 
         using var gate = new ManualResetEventSlim();
-        var holding = new GateKernel(_core, gate);
-        var slow = new Applier(holding, TimeSpan.FromMilliseconds(200), TimeProvider.System, NullLogger<Applier>.Instance);
+        using var held = new ManualResetEventSlim();
+        var holding = new GateKernel(_core, gate, held);
+        // The timeout runs on a fake clock, moved only once the held write is waited on: the writes
+        // before it may take as long as a busy machine needs.
+        var clock = new FakeClock();
+        var slow = new Applier(holding, TimeSpan.FromMilliseconds(200), clock, NullLogger<Applier>.Instance);
         var finished = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         slow.LateWriteFinished += key => finished.TrySetResult(key);
         var functions = new FunctionApplier(slow, _core.Root, NullLogger<FunctionApplier>.Instance);
 
-        var outcome = Assert.Single(await functions.ApplyAsync([Action(FunctionActionKind.Reset, 3)]));
+        var reset = functions.ApplyAsync([Action(FunctionActionKind.Reset, 3)]);
+        clock.WaitFor(() => held.IsSet && clock.LiveTimers > 0, "the disable held by the kernel and waited on");
+        clock.Advance(TimeSpan.FromMilliseconds(200));
+        var outcome = Assert.Single(await reset.WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal(OutcomeKind.TimedOut, outcome.Kind);
         Assert.Contains("has not finished disabling its VFs", outcome.Error);
         Assert.True(slow.IsBusy(Pf));
@@ -53,7 +60,7 @@ public sealed class FunctionApplierTests : IDisposable
         Assert.Equal(OutcomeKind.Pending, Assert.Single(await functions.ApplyAsync([Action(FunctionActionKind.Enable, 3)])).Kind);
 
         gate.Set();
-        Assert.Equal(Pf, await finished.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(Pf, await finished.Task.WaitAsync(TimeSpan.FromSeconds(60))); // a hang guard
         Assert.False(slow.IsBusy(Pf));
         Assert.Equal(0, Observed().NumVfs);
     }
@@ -79,11 +86,16 @@ public sealed class FunctionApplierTests : IDisposable
     }
 
     /// <summary>Holds writes of 0 to sriov_numvfs until the gate opens, as the kernel does while a VM holds a VF.</summary>
-    private sealed class GateKernel(IKernel inner, ManualResetEventSlim gate) : IKernel
+    /// <summary>Holds disables (sriov_numvfs = 0) until the gate opens, and says when one is held.</summary>
+    private sealed class GateKernel(IKernel inner, ManualResetEventSlim gate, ManualResetEventSlim held) : IKernel
     {
         public void Write(string path, string value)
         {
-            if (path.EndsWith("/sriov_numvfs", StringComparison.Ordinal) && value == "0") gate.Wait();
+            if (path.EndsWith("/sriov_numvfs", StringComparison.Ordinal) && value == "0")
+            {
+                held.Set();
+                gate.Wait();
+            }
             inner.Write(path, value);
         }
     }
