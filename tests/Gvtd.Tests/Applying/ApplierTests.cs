@@ -18,7 +18,7 @@ public sealed class ApplierTests
     private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
 
     private Applier NewApplier(TimeSpan? timeout = null) =>
-        new(_writer, timeout ?? TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+        new(_writer, timeout ?? TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger<Applier>.Instance);
 
     private static PlannedAction CreateAction(string uuid, string type = "mtty-1") =>
         new(ActionKind.Create, uuid, type, "mtty", "declared but not present", Want(uuid, type, "mtty"));
@@ -180,7 +180,7 @@ public sealed class ApplierTests
     {
         var onPool = new ConcurrentBag<bool>();
         var applier = new Applier(new Recording(_writer, () => onPool.Add(Thread.CurrentThread.IsThreadPoolThread)),
-            TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+            TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger<Applier>.Instance);
 
         await applier.ApplyAsync([CreateAction(U1), RemoveAction(U2)], Parents);
 

@@ -34,7 +34,7 @@ public sealed class FunctionApplierTests : IDisposable
     [Fact]
     public async Task A_disable_the_kernel_holds_times_out_keeps_the_pf_busy_and_says_when_it_returns()
     {
-        var applier = new Applier(_core, TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+        var applier = new Applier(_core, TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger<Applier>.Instance);
         await new FunctionApplier(applier, _core.Root, NullLogger<FunctionApplier>.Instance).ApplyAsync([Action(FunctionActionKind.Enable, 2)]);
         Assert.Equal(2, Observed().NumVfs);
 
@@ -69,7 +69,7 @@ public sealed class FunctionApplierTests : IDisposable
     public async Task Without_a_pf_driver_the_kernel_answer_is_explained()
     {
         _core.UnbindPf();
-        var applier = new Applier(_core, TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+        var applier = new Applier(_core, TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger<Applier>.Instance);
         var outcome = Assert.Single(await new FunctionApplier(applier, _core.Root, NullLogger<FunctionApplier>.Instance).ApplyAsync([Action(FunctionActionKind.Enable, 2)]));
         Assert.Equal(OutcomeKind.Failed, outcome.Kind);
         Assert.Equal($"no driver is bound to {Pf}, and the kernel changes no VF count without one; gvtd sets it up when the driver binds", outcome.Error);
@@ -78,7 +78,7 @@ public sealed class FunctionApplierTests : IDisposable
     [Fact]
     public async Task A_vf_the_driver_does_not_take_is_reported_though_drivers_probe_said_yes()
     {
-        var applier = new Applier(new NoVfioPci(_core), TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+        var applier = new Applier(new NoVfioPci(_core), TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger<Applier>.Instance);
         var outcome = Assert.Single(await new FunctionApplier(applier, _core.Root, NullLogger<FunctionApplier>.Instance).ApplyAsync([Action(FunctionActionKind.Enable, 2)]));
         Assert.Equal(OutcomeKind.Failed, outcome.Kind);
         Assert.Contains("the kernel did not bind VF 0000:00:02.1 to vfio-pci (drivers_probe reports success even when the probe fails)", outcome.Error);
