@@ -34,11 +34,46 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
     private readonly TaskCompletionSource _firstPass = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private PosixSignalRegistration? _sighup;
 
+    // For tests that drive a fake clock: what the loop waits on, and requests handed to it and taken
+    // by it. A clock may move only while the loop waits on time alone; nothing in gvtd reads these.
+    private const int Running = 0, Listening = 1, Settling = 2, WritesWaited = 3;
+    private int _waitingOn;
+    private long _handed, _taken;
+
+    /// <summary>Requests handed to the loop so far (tests wait on this for an event to have reached it).</summary>
+    internal long RequestsHanded => Interlocked.Read(ref _handed);
+
+    /// <summary>
+    /// True while nothing but the clock can move the loop on: it waits for a request and none is
+    /// waiting for it, it waits out a burst's settle time, or its pass waits on a kernel write. Tests
+    /// on a fake clock move it only then, so however slow the machine, gvtd never looks late.
+    /// </summary>
+    internal bool WaitsOnTimeAlone => Volatile.Read(ref _waitingOn) switch
+    {
+        Listening => Interlocked.Read(ref _handed) == Interlocked.Read(ref _taken),
+        Settling => true,
+        WritesWaited => applier.WaitedOnWriteWithin(TimeSpan.Zero),
+        _ => false,
+    };
+
+    private void Hand(Request request)
+    {
+        Interlocked.Increment(ref _handed);
+        _requests.Writer.TryWrite(request);
+    }
+
+    private bool TryTake(out Request request)
+    {
+        if (!_requests.Reader.TryRead(out request!)) return false;
+        Interlocked.Increment(ref _taken);
+        return true;
+    }
+
     /// <summary>Asks for a pass (after re-reading the files if reload) and completes with its result.</summary>
     public Task<PassResult> RequestPassAsync(string why, bool reload)
     {
         var done = new TaskCompletionSource<PassResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _requests.Writer.TryWrite(new Request(why, reload, Explicit: true, done));
+        Hand(new Request(why, reload, Explicit: true, done));
         return done.Task;
     }
 
@@ -61,7 +96,7 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
 
     /// <summary>Fire-and-forget form for signals and file watches.</summary>
     public void Trigger(string why, bool reload, bool isExplicit) =>
-        _requests.Writer.TryWrite(new Request(why, reload, isExplicit, null));
+        Hand(new Request(why, reload, isExplicit, null));
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -75,16 +110,16 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
         _uevents = kernel.Listen(e =>
         {
             if (e.MattersToGvtd)
-                _requests.Writer.TryWrite(new Request("uevent", Reload: false, Explicit: false, null, Settle: true));
+                Hand(new Request("uevent", Reload: false, Explicit: false, null, Settle: true));
         }, why =>
         {
             logger.LogWarning("Stopped following the kernel's uevents ({Why}); a late driver or a device removed by hand is noticed at the next interval pass", why);
-            _requests.Writer.TryWrite(new Request("uevents lost", Reload: false, Explicit: false, null));
+            Hand(new Request("uevents lost", Reload: false, Explicit: false, null));
         }, out var error);
         // Opening or closing /dev/vfio sends no uevent. A VM taking or letting go of a device changes
         // what InUse shows, and a device kept because a VM held it may go now: look again at once.
         vfioUsers.OpenedOrClosed += () =>
-            _requests.Writer.TryWrite(new Request("a VFIO user came or went", Reload: false, Explicit: false, null, Settle: true));
+            Hand(new Request("a VFIO user came or went", Reload: false, Explicit: false, null, Settle: true));
         if (_uevents is null)
             logger.LogWarning("Not following the kernel's uevents ({Error}); a late driver or a device removed by hand is noticed at the next interval pass", error);
         await base.StartAsync(cancellationToken);
@@ -148,8 +183,21 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
     {
         if (serviceManager.WatchdogInterval is not { } watchdog) return await pass;
         var half = watchdog / 2;
-        while (await Task.WhenAny(pass, Task.Delay(half, time)) != pass)
+        while (true)
+        {
+            // The wait for the next beat is cancelled when the pass ends first: no timer outlives it.
+            using var beat = new CancellationTokenSource();
+            var either = Task.WhenAny(pass, Task.Delay(half, time, beat.Token));
+            Volatile.Write(ref _waitingOn, WritesWaited);
+            var first = await either;
+            Volatile.Write(ref _waitingOn, Running);
+            if (first == pass)
+            {
+                beat.Cancel();
+                break;
+            }
             if (applier.WaitedOnWriteWithin(half)) serviceManager.WatchdogBeat();
+        }
         return await pass;
     }
 
@@ -187,7 +235,11 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
             try
             {
-                taken.Add(await _requests.Reader.ReadAsync(either.Token));
+                var read = _requests.Reader.ReadAsync(either.Token);
+                Volatile.Write(ref _waitingOn, Listening);
+                var request = await read;
+                Interlocked.Increment(ref _taken);
+                taken.Add(request);
             }
             catch (OperationCanceledException) when (!stop.IsCancellationRequested)
             {
@@ -197,21 +249,31 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
             {
                 break;
             }
+            finally
+            {
+                Volatile.Write(ref _waitingOn, Running);
+            }
         }
-        while (_requests.Reader.TryRead(out var more)) taken.Add(more);
+        while (TryTake(out var more)) taken.Add(more);
         var settling = time.GetTimestamp();
         while (taken.Any(r => r.Settle) && !stop.IsCancellationRequested && time.GetElapsedTime(settling) < MaxSettle)
         {
             try
             {
-                await Task.Delay(Settle, time, stop);
+                var settle = Task.Delay(Settle, time, stop);
+                Volatile.Write(ref _waitingOn, Settling);
+                await settle;
             }
             catch (OperationCanceledException)
             {
                 break; // stopping: the loop ends with what was taken
             }
+            finally
+            {
+                Volatile.Write(ref _waitingOn, Running);
+            }
             var quiet = true;
-            while (_requests.Reader.TryRead(out var more))
+            while (TryTake(out var more))
             {
                 taken.Add(more);
                 quiet &= !more.Settle;

@@ -135,13 +135,31 @@ public sealed class SimulatedMdevCore : IKernel
             listeners = [.. _listeners];
         }
         if (events.Count > 0 && listeners.Count > 0)
+        {
+            Interlocked.Increment(ref _deliveries);
             ThreadPool.QueueUserWorkItem(_ =>
             {
-                foreach (var e in events)
-                    foreach (var listener in listeners)
-                        listener(e);
+                try
+                {
+                    foreach (var e in events)
+                        foreach (var listener in listeners)
+                            listener(e);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _deliveries);
+                }
             });
+        }
     }
+
+    private int _deliveries;
+
+    /// <summary>
+    /// Batches of uevents raised and not yet handed to every listener. Tests that drive a fake clock
+    /// wait for 0 before moving it, so no uevent arrives late on gvtd's clock because the pool was slow.
+    /// </summary>
+    internal int DeliveriesInFlight => Volatile.Read(ref _deliveries);
 
     public void Write(string path, string value)
     {

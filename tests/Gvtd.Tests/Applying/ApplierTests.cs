@@ -14,9 +14,11 @@ public sealed class ApplierTests
     private static readonly MdevParent Mtty = Parent("mtty", ("mtty-1", 24), ("mtty-2", 12));
     private static readonly Dictionary<string, MdevParent> Parents = new() { ["mtty"] = Mtty };
     private readonly FakeWriter _writer = new();
+    /// <summary>Real time a test waits for the applier before calling it hung: a hang guard, not a verdict.</summary>
+    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
 
     private Applier NewApplier(TimeSpan? timeout = null) =>
-        new(_writer, timeout ?? TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+        new(_writer, timeout ?? TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger<Applier>.Instance);
 
     private static PlannedAction CreateAction(string uuid, string type = "mtty-1") =>
         new(ActionKind.Create, uuid, type, "mtty", "declared but not present", Want(uuid, type, "mtty"));
@@ -120,18 +122,22 @@ public sealed class ApplierTests
     {
         using var gate = new ManualResetEventSlim(false);
         _writer.Gate = gate;
-        var applier = NewApplier(TimeSpan.FromMilliseconds(200));
+        // The timeout runs on a fake clock the test moves once the write is waited on: it times
+        // out because the kernel holds it, never because the machine was slow.
+        var clock = new FakeClock();
+        var applier = new Applier(_writer, TimeSpan.FromMilliseconds(200), clock, NullLogger<Applier>.Instance);
         var late = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         applier.LateWriteFinished += uuid => late.TrySetResult(uuid);
         try
         {
-            var started = System.Diagnostics.Stopwatch.StartNew();
-            var first = Assert.Single(await applier.ApplyAsync([RemoveAction(U1)], Parents));
+            var apply = applier.ApplyAsync([RemoveAction(U1)], Parents);
+            clock.WaitForLiveTimer("the remove of U1 waited on");
+            clock.Advance(TimeSpan.FromMilliseconds(200));
+            var first = Assert.Single(await apply.WaitAsync(HangGuard));
             Assert.Equal(OutcomeKind.TimedOut, first.Kind);
-            Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), $"took {started.Elapsed}");
             Assert.True(applier.IsBusy(U1));
 
-            var second = Assert.Single(await applier.ApplyAsync([RemoveAction(U1)], Parents));
+            var second = Assert.Single(await applier.ApplyAsync([RemoveAction(U1)], Parents).WaitAsync(HangGuard));
             Assert.Equal(OutcomeKind.Pending, second.Kind);
             Assert.Single(_writer.Writes);
             Assert.False(late.Task.IsCompleted);
@@ -141,7 +147,7 @@ public sealed class ApplierTests
             gate.Set();
         }
 
-        Assert.Equal(U1, await late.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(U1, await late.Task.WaitAsync(HangGuard));
         Assert.False(applier.IsBusy(U1));
     }
 
@@ -150,10 +156,16 @@ public sealed class ApplierTests
     {
         using var gate = new ManualResetEventSlim(false);
         var blocking = new BlockingFor(_writer, U1, gate);
-        var applier = new Applier(blocking, TimeSpan.FromMilliseconds(200), TimeProvider.System, NullLogger<Applier>.Instance);
+        // Fake time: the clock moves once, past U1's timeout, and never again, so U2's create may
+        // take as long as a busy machine needs and still count as done.
+        var clock = new FakeClock();
+        var applier = new Applier(blocking, TimeSpan.FromMilliseconds(200), clock, NullLogger<Applier>.Instance);
         try
         {
-            var outcomes = await applier.ApplyAsync([CreateAction(U1), CreateAction(U2)], Parents);
+            var apply = applier.ApplyAsync([CreateAction(U1), CreateAction(U2)], Parents);
+            clock.WaitForLiveTimer("the create of U1 waited on");
+            clock.Advance(TimeSpan.FromMilliseconds(200));
+            var outcomes = await apply.WaitAsync(HangGuard);
 
             Assert.Equal([OutcomeKind.TimedOut, OutcomeKind.Created], outcomes.Select(o => o.Kind));
         }
@@ -168,7 +180,7 @@ public sealed class ApplierTests
     {
         var onPool = new ConcurrentBag<bool>();
         var applier = new Applier(new Recording(_writer, () => onPool.Add(Thread.CurrentThread.IsThreadPoolThread)),
-            TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+            TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger<Applier>.Instance);
 
         await applier.ApplyAsync([CreateAction(U1), RemoveAction(U2)], Parents);
 

@@ -30,6 +30,6 @@ public sealed class DesiredStateWatcherTests : IDisposable
 
         _dir.Write(written, "vgpus: []\n"); // makes the missing directories, then the file
 
-        await heard.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await heard.Task.WaitAsync(TimeSpan.FromSeconds(60)); // a hang guard: the event is what the test waits for
     }
 }

@@ -13,7 +13,8 @@ namespace Gvtd.Tests.Planning;
 /// The planner's promises, checked on thousands of generated hosts: a GVT-g GPU whose types share
 /// one pool (modelled as the simulator and i915 do) and an mtty-like parent whose types count on
 /// their own; devices free, held, or of unknown use; any ledger and prune policy. Each plan is
-/// applied to a model kernel that refuses what the real one would.
+/// applied to a model kernel that refuses what the real one would. Besides safety and idempotence,
+/// progress: what is declared, fits and is free is created within the rounds of one pass.
 /// </summary>
 public sealed class PlannerProperties
 {
@@ -62,7 +63,7 @@ public sealed class PlannerProperties
         for (var round = 1; round <= 3; round++)
         {
             var plan = Planner.Plan(Desired(host.Prune, [.. host.Declared]), Observe(kernel, host.Use), owned);
-            if (!plan.Any(a => a.ChangesSomething)) return;
+            if (!plan.Any(a => a.ChangesSomething)) break;
             foreach (var action in plan.Where(a => a.ChangesSomething))
             {
                 if (action.Kind is ActionKind.Remove or ActionKind.Recreate)
@@ -95,6 +96,10 @@ public sealed class PlannerProperties
         // the round after the writes sees the kernel's new counts.
         var last = Planner.Plan(Desired(host.Prune, [.. host.Declared]), Observe(kernel, host.Use), owned);
         Assert.DoesNotContain(last, a => a.ChangesSomething);
+        // Progress, or a planner that never creates anything would keep every promise above: a
+        // declared vGPU whose UUID is free and for which the kernel has room is there by now.
+        foreach (var want in host.Declared.Where(v => !kernel.ContainsKey(v.Uuid)))
+            Assert.False(Fits(kernel, (want.Parent, want.Type)), $"{want.Uuid[^2..]}={want.Type} is declared, its UUID is free and {want.Parent} has room, but it was never created");
     }, iter: 5000, print: h => h.ToString());
 
     /// <summary>Where a read failed: nowhere, the whole device list (EACCES, EIO on bus/mdev/devices), or single entries.</summary>

@@ -36,6 +36,7 @@ public sealed class WatchdogTests : IAsyncLifetime
         _dir.Write(MainFile, "settings:\n  interval: 1h\nvgpus:\n" + string.Concat(Uuids.Select(u => VGpu(u, "i915-GVTg_V5_8", "00:02.0"))));
         _worker = new ReconcileWorker(_host.Store, _host.Reconciler, _host.Applier, _host.Writer, _host.VfioUsers,
             new ServiceManager(_beats, Watchdog), _clock, NullLogger<ReconcileWorker>.Instance);
+        _clock.Follow(_worker, _host.Core); // time moves while the pass waits on its stuck writes
         // Off xunit's context: the worker's continuations must not queue behind a test thread that
         // is busy moving the clock.
         await Task.Run(() => _worker.StartAsync(CancellationToken.None));
@@ -79,10 +80,10 @@ public sealed class WatchdogTests : IAsyncLifetime
             release.Wait(); // a pass that never finishes, on the loop itself
         };
         var pass = _worker.RequestPassAsync("test", reload: false);
-        Assert.True(stuck.Wait(TimeSpan.FromSeconds(5)), "the pass did not start");
+        Assert.True(stuck.Wait(TimeSpan.FromSeconds(60)), "hang guard: the pass did not start within 60 s");
         var from = _beats.Count;
 
-        _clock.AdvanceBy(Watchdog * 3);
+        _clock.AdvanceBy(Watchdog * 3, loopStuck: true);
 
         var beatsWhileStuck = _beats.Count - from;
         release.Set();

@@ -28,6 +28,7 @@ public sealed class WorkerEventTests : IAsyncLifetime
         _dir.Write(MainFile, "settings:\n  interval: 1h\nvgpus:\n" + string.Concat(Uuids.Select(u => VGpu(u, "i915-GVTg_V5_8", "00:02.0"))));
         _host.Reconciler.Changed += (_, result) => { if (result is not null) Interlocked.Increment(ref _passes); };
         _worker = new ReconcileWorker(_host.Store, _host.Reconciler, _host.Applier, _host.Writer, _host.VfioUsers, new ServiceManager(null, null), _clock, NullLogger<ReconcileWorker>.Instance);
+        _clock.Follow(_worker, _host.Core);
         // Off xunit's context: the worker's continuations must not queue behind a test thread that
         // is busy moving the clock.
         await Task.Run(() => _worker.StartAsync(CancellationToken.None)); // returns after the first pass
@@ -40,6 +41,17 @@ public sealed class WorkerEventTests : IAsyncLifetime
         await _worker.StopAsync(CancellationToken.None);
         _worker.Dispose();
         _dir.Dispose();
+    }
+
+    /// <summary>
+    /// Opens or closes a file in /dev/vfio and waits (in real time, a hang guard) until the inotify
+    /// watch has handed the worker its request: that thread is one the clock cannot see.
+    /// </summary>
+    private void Seen(Action touch, string what)
+    {
+        var handed = _worker.RequestsHanded;
+        touch();
+        _clock.WaitFor(() => _worker.RequestsHanded > handed, $"the /dev/vfio watch to report {what}");
     }
 
     [Fact]
@@ -75,7 +87,7 @@ public sealed class WorkerEventTests : IAsyncLifetime
         var node = _dir.Combine("dev", "vfio", group.ToString());
         Directory.CreateDirectory(_dir.Combine("proc", "4242", "fd"));
         File.CreateSymbolicLink(_dir.Combine("proc", "4242", "fd", "5"), $"/dev/vfio/{group}");
-        File.WriteAllText(node, ""); // the VM opens its group (and the watch sees it)
+        Seen(() => File.WriteAllText(node, ""), "the VM opening its group"); // the watch sees it
         _dir.Write(MainFile, "settings:\n  interval: 1h\nvgpus:\n" + string.Concat(Uuids.Skip(1).Select(u => VGpu(u, "i915-GVTg_V5_8", "00:02.0"))));
         var pass = _worker.RequestPassAsync("test", reload: true);
         _clock.AdvanceUntil(() => pass.IsCompleted, TimeSpan.FromSeconds(2), "the pass after the edit");
@@ -83,7 +95,7 @@ public sealed class WorkerEventTests : IAsyncLifetime
 
         // The VM exits: its fds go, and closing them is what the watch sees.
         Directory.Delete(_dir.Combine("proc", "4242"), recursive: true);
-        File.ReadAllText(node);
+        Seen(() => File.ReadAllText(node), "the VM closing its group");
 
         _clock.AdvanceUntil(() => !_host.Devices.Contains(held), TimeSpan.FromSeconds(2), $"{held} removed once its VM let go");
     }
@@ -129,19 +141,19 @@ public sealed class WorkerEventTests : IAsyncLifetime
         bool InUse() => _host.Reconciler.Current.VGpus.Single(v => v.Uuid == uuid).InUse;
         var group = _host.Reader.Read().Devices[uuid].IommuGroup!.Value;
         var node = _dir.Combine("dev", "vfio", group.ToString());
-        File.WriteAllText(node, ""); // the kernel made the group's node when the device appeared
+        Seen(() => File.WriteAllText(node, ""), "the group's node made"); // the kernel made it when the device appeared
         _clock.AdvanceBy(TimeSpan.FromSeconds(2));
         Assert.False(InUse());
 
         // A VM opens the group.
         Directory.CreateDirectory(_dir.Combine("proc", "4243", "fd"));
         File.CreateSymbolicLink(_dir.Combine("proc", "4243", "fd", "7"), $"/dev/vfio/{group}");
-        File.ReadAllText(node);
+        Seen(() => File.ReadAllText(node), "the VM opening its group");
         _clock.AdvanceUntil(InUse, TimeSpan.FromSeconds(1), $"{uuid} shown in use once a VM opened it");
 
         // The VM exits.
         Directory.Delete(_dir.Combine("proc", "4243"), recursive: true);
-        File.ReadAllText(node);
+        Seen(() => File.ReadAllText(node), "the VM closing its group");
         _clock.AdvanceUntil(() => !InUse(), TimeSpan.FromSeconds(1), $"{uuid} shown free once the VM let go");
         Assert.Contains(uuid, _host.Devices); // still declared: nothing was removed
     }

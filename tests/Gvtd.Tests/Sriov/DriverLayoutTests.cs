@@ -130,7 +130,7 @@ public sealed class DriverLayoutTests : IDisposable
         Assert.Equal(FunctionActionKind.Bind, bind.Kind);
 
         var kernel = new FileKernel();
-        var applier = new Applier(kernel, TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+        var applier = new Applier(kernel, TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger<Applier>.Instance);
         var outcome = Assert.Single(await new FunctionApplier(applier, new SysfsRoot(_tree.Root), NullLogger<FunctionApplier>.Instance).ApplyAsync([bind]));
         Assert.Equal(OutcomeKind.Created, outcome.Kind);
         Assert.Equal([("0000:41:00.1", "557"), ("0000:41:00.2", "557")],

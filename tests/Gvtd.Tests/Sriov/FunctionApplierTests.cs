@@ -34,18 +34,25 @@ public sealed class FunctionApplierTests : IDisposable
     [Fact]
     public async Task A_disable_the_kernel_holds_times_out_keeps_the_pf_busy_and_says_when_it_returns()
     {
-        var applier = new Applier(_core, TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+        var applier = new Applier(_core, TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger<Applier>.Instance);
         await new FunctionApplier(applier, _core.Root, NullLogger<FunctionApplier>.Instance).ApplyAsync([Action(FunctionActionKind.Enable, 2)]);
         Assert.Equal(2, Observed().NumVfs);
 
         using var gate = new ManualResetEventSlim();
-        var holding = new GateKernel(_core, gate);
-        var slow = new Applier(holding, TimeSpan.FromMilliseconds(200), TimeProvider.System, NullLogger<Applier>.Instance);
+        using var held = new ManualResetEventSlim();
+        var holding = new GateKernel(_core, gate, held);
+        // The timeout runs on a fake clock, moved only once the held write is waited on: the writes
+        // before it may take as long as a busy machine needs.
+        var clock = new FakeClock();
+        var slow = new Applier(holding, TimeSpan.FromMilliseconds(200), clock, NullLogger<Applier>.Instance);
         var finished = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         slow.LateWriteFinished += key => finished.TrySetResult(key);
         var functions = new FunctionApplier(slow, _core.Root, NullLogger<FunctionApplier>.Instance);
 
-        var outcome = Assert.Single(await functions.ApplyAsync([Action(FunctionActionKind.Reset, 3)]));
+        var reset = functions.ApplyAsync([Action(FunctionActionKind.Reset, 3)]);
+        clock.WaitFor(() => held.IsSet && clock.LiveTimers > 0, "the disable held by the kernel and waited on");
+        clock.Advance(TimeSpan.FromMilliseconds(200));
+        var outcome = Assert.Single(await reset.WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal(OutcomeKind.TimedOut, outcome.Kind);
         Assert.Contains("has not finished disabling its VFs", outcome.Error);
         Assert.True(slow.IsBusy(Pf));
@@ -53,7 +60,7 @@ public sealed class FunctionApplierTests : IDisposable
         Assert.Equal(OutcomeKind.Pending, Assert.Single(await functions.ApplyAsync([Action(FunctionActionKind.Enable, 3)])).Kind);
 
         gate.Set();
-        Assert.Equal(Pf, await finished.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(Pf, await finished.Task.WaitAsync(TimeSpan.FromSeconds(60))); // a hang guard
         Assert.False(slow.IsBusy(Pf));
         Assert.Equal(0, Observed().NumVfs);
     }
@@ -62,7 +69,7 @@ public sealed class FunctionApplierTests : IDisposable
     public async Task Without_a_pf_driver_the_kernel_answer_is_explained()
     {
         _core.UnbindPf();
-        var applier = new Applier(_core, TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+        var applier = new Applier(_core, TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger<Applier>.Instance);
         var outcome = Assert.Single(await new FunctionApplier(applier, _core.Root, NullLogger<FunctionApplier>.Instance).ApplyAsync([Action(FunctionActionKind.Enable, 2)]));
         Assert.Equal(OutcomeKind.Failed, outcome.Kind);
         Assert.Equal($"no driver is bound to {Pf}, and the kernel changes no VF count without one; gvtd sets it up when the driver binds", outcome.Error);
@@ -71,7 +78,7 @@ public sealed class FunctionApplierTests : IDisposable
     [Fact]
     public async Task A_vf_the_driver_does_not_take_is_reported_though_drivers_probe_said_yes()
     {
-        var applier = new Applier(new NoVfioPci(_core), TimeSpan.FromSeconds(10), TimeProvider.System, NullLogger<Applier>.Instance);
+        var applier = new Applier(new NoVfioPci(_core), TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger<Applier>.Instance);
         var outcome = Assert.Single(await new FunctionApplier(applier, _core.Root, NullLogger<FunctionApplier>.Instance).ApplyAsync([Action(FunctionActionKind.Enable, 2)]));
         Assert.Equal(OutcomeKind.Failed, outcome.Kind);
         Assert.Contains("the kernel did not bind VF 0000:00:02.1 to vfio-pci (drivers_probe reports success even when the probe fails)", outcome.Error);
@@ -79,11 +86,16 @@ public sealed class FunctionApplierTests : IDisposable
     }
 
     /// <summary>Holds writes of 0 to sriov_numvfs until the gate opens, as the kernel does while a VM holds a VF.</summary>
-    private sealed class GateKernel(IKernel inner, ManualResetEventSlim gate) : IKernel
+    /// <summary>Holds disables (sriov_numvfs = 0) until the gate opens, and says when one is held.</summary>
+    private sealed class GateKernel(IKernel inner, ManualResetEventSlim gate, ManualResetEventSlim held) : IKernel
     {
         public void Write(string path, string value)
         {
-            if (path.EndsWith("/sriov_numvfs", StringComparison.Ordinal) && value == "0") gate.Wait();
+            if (path.EndsWith("/sriov_numvfs", StringComparison.Ordinal) && value == "0")
+            {
+                held.Set();
+                gate.Wait();
+            }
             inner.Write(path, value);
         }
     }

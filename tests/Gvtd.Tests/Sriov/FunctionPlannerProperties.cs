@@ -65,4 +65,49 @@ public sealed class FunctionPlannerProperties
         }
         return plan.Select(a => a.Address).Distinct().Count() == plan.Count;
     }, iter: 5000);
+
+    /// <summary>
+    /// Progress, which the promises above do not ask (a planner that never enables anything keeps
+    /// them all): awake, a declared PF that offers the count and whose VFs are free (none held or
+    /// possibly held, none on another driver; gvtd's own, or prune: all, or none enabled yet) has the
+    /// declared VFs on vfio-pci within a few rounds of plan and apply on a model of the kernel.
+    /// </summary>
+    [Fact]
+    public void What_is_declared_offered_and_free_is_enabled_and_bound_within_a_few_rounds() => Hosts.Sample(host =>
+    {
+        var state = new DesiredStateSnapshot(Settings.Default with { Prune = host.Prune }, [], []) { Functions = host.Declared };
+        var kernel = new Dictionary<string, PhysicalFunction>(host.Observed);
+        var owned = new HashSet<string>(host.Owned);
+        for (var round = 0; round < 3; round++)
+        {
+            var plan = FunctionPlanner.Plan(state, new ObservedFunctions(kernel, null), owned, asleep: false);
+            if (!plan.Any(a => a.ChangesSomething)) break;
+            foreach (var action in plan.Where(a => a.ChangesSomething))
+            {
+                var pf = kernel[action.Address];
+                kernel[action.Address] = action.Kind switch
+                {
+                    // As the applier does: through 0, then the declared count, each VF bound to vfio-pci.
+                    FunctionActionKind.Enable or FunctionActionKind.Reset => pf with
+                    {
+                        Vfs = [.. Enumerable.Range(0, action.WantedVfs).Select(n => new VirtualFunction(pf.Address[..^1] + (n + 1), n, "", "vfio-pci", "vfio-pci", 7, DeviceUse.Free))],
+                    },
+                    FunctionActionKind.Disable => pf with { Vfs = [] },
+                    _ => pf with { Vfs = [.. pf.Vfs.Select(v => v.Driver.Length == 0 ? v with { Driver = "vfio-pci", DriverOverride = "vfio-pci" } : v)] },
+                };
+                if (action.Kind is FunctionActionKind.Enable or FunctionActionKind.Reset) owned.Add(action.Address);
+                if (action.Kind == FunctionActionKind.Disable && action.Desired is null) owned.Remove(action.Address);
+            }
+        }
+        foreach (var want in host.Declared)
+        {
+            var before = host.Observed[want.Address];
+            var free = !before.AnyVfInUse && before.Vfs.All(v => v.Driver is "" or "vfio-pci")
+                && (before.NumVfs == 0 || before.NumVfs == want.Vfs || host.Owned.Contains(want.Address) || host.Prune == PrunePolicy.All);
+            if (want.Vfs > before.TotalVfs || !free) continue;
+            var after = kernel[want.Address];
+            Assert.True(after.NumVfs == want.Vfs && after.Vfs.All(v => v.Driver == "vfio-pci"),
+                $"{want.Address}: {want.Vfs} VFs declared, offered and free, but after three rounds it has {after.NumVfs} ({string.Join("/", after.Vfs.Select(v => v.Driver))})");
+        }
+    }, iter: 5000, print: h => h.ToString());
 }

@@ -30,6 +30,7 @@ public sealed class SriovEventTests : IAsyncLifetime
         _host.Core.UnbindPf(); // the PF's driver is not there yet when gvtd starts
         _dir.Write(MainFile, $"settings:\n  interval: 1h\nsriov:\n  - pf: \"{Pf}\"\n    vfs: 3\n");
         _worker = new ReconcileWorker(_host.Store, _host.Reconciler, _host.Applier, _host.Writer, _host.VfioUsers, new ServiceManager(null, null), _clock, NullLogger<ReconcileWorker>.Instance);
+        _clock.Follow(_worker, _host.Core);
         await Task.Run(() => _worker.StartAsync(CancellationToken.None));
         Assert.Equal([Pf], _host.Reconciler.Current.AwaitedParents);
     }

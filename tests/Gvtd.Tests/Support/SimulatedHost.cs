@@ -27,7 +27,9 @@ public sealed class SimulatedHost
         Reader = new SysfsReader(Core.Root, VfioUsers);
         Store = new DesiredStateStore(Yaml.Loader(dir), NullLogger<DesiredStateStore>.Instance);
         Ledger = OwnershipLedger.Load(dir.Combine("state"), _ => { });
-        Applier = new Applier(Writer, writeTimeout ?? TimeSpan.FromSeconds(5), Time, NullLogger<Applier>.Instance);
+        // Without a chosen timeout no write is meant to stick: on the real clock a minute is a hang
+        // guard, so a write the busy machine runs late is never taken for one the kernel holds.
+        Applier = new Applier(Writer, writeTimeout ?? TimeSpan.FromSeconds(60), Time, NullLogger<Applier>.Instance);
         Reconciler = new Reconciler(Store, Reader, Applier, new FunctionApplier(Applier, Core.Root, NullLogger<FunctionApplier>.Instance), Ledger, Time, NullLogger<Reconciler>.Instance);
     }
 

@@ -69,11 +69,15 @@ public sealed class VfioUsersTests : IDisposable
         using var users = new VfioUsers(Proc, Dev);
         Assert.Empty(users.Read().Groups);
 
+        using var seen = new ManualResetEventSlim();
+        users.OpenedOrClosed += seen.Set;
+
         Hold(1234, "/dev/vfio/7");
         File.ReadAllText(Path.Combine(vfio, "7")); // what QEMU's open does to the watch
 
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (users.Read().Groups.Count == 0 && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        // Once the watch has reported the open (a hang guard on its thread, not a deadline), the
+        // next read must scan again: no poll whose verdict depends on how soon that thread ran.
+        Assert.True(seen.Wait(TimeSpan.FromSeconds(60)), "hang guard: the /dev/vfio watch reported no open within 60 s");
         Assert.Equal([7], users.Read().Groups);
     }
 }
