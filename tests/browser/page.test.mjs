@@ -49,7 +49,11 @@ const start = (cmd, args, opts = {}) => {
     return child;
 };
 const sleep = ms => new Promise(r => setTimeout(r, ms));
-async function until(what, condition, ms = 15000) {
+// Every wait here is for a state, never a verdict on speed: the bound only stops a hung run, and is
+// wide enough that a loaded machine (Chromium, cockpit-ws, gvtd and the bus on two busy cores)
+// cannot reach it. How fast the page follows gvtd is not this tier's question.
+const HANG_GUARD_MS = 90000;
+async function until(what, condition, ms = HANG_GUARD_MS) {
     const deadline = Date.now() + ms;
     for (;;) {
         try { if (await condition()) return; } catch { /* not yet */ }
@@ -74,7 +78,7 @@ async function startGvtd(extra = [], config = join(dir, "etc/vgpus.yaml")) {
     gvtd = start("dotnet", [gvtdDll, "--simulate", "--bus", "system", "--config", config, "--state-dir", join(dir, "state"),
         "--runtime-dir", join(dir, "run"), ...extra]);
     await until("gvtd has made its first pass", () => JSON.parse(busctl("get-property", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager",
-        "org.gvtd.Gvtd1.Manager", "LastReconcile")).data > 0, 30000);
+        "org.gvtd.Gvtd1.Manager", "LastReconcile")).data > 0);
 }
 async function stopGvtd() {
     const exited = new Promise(r => gvtd.once("exit", r));
@@ -119,6 +123,7 @@ const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", arg
 const problems = [];
 async function open(port, who) {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    context.setDefaultTimeout(HANG_GUARD_MS);
     const page = await context.newPage();
     page.on("console", m => { if (m.type() === "error") problems.push(`${who}: console: ${m.text()}`); });
     page.on("pageerror", e => problems.push(`${who}: ${e.message}`));
@@ -153,12 +158,12 @@ await check("page-shows-gvtd-state-vgpus-and-capacity", async () => {
 await check("changes-made-with-gvtctl-appear-without-a-reload", async () => {
     await admin.evaluate(() => { window.gvtdTestMarker = "no reload"; });
     const made = gvtctl("add", "i915-GVTg_V5_8");
-    await row(admin, made).waitFor({ timeout: 15000 });
+    await row(admin, made).waitFor();
     await until("the new vGPU is active on the page", async () => (await row(admin, made).locator(".state").innerText()) === "active");
     assert(await row(admin, made).locator(".declared").innerText() === "over D-Bus", "a gvtctl add does not show as declared over D-Bus");
     await screenshot(admin, "added-with-gvtctl");
     gvtctl("remove", made);
-    await row(admin, made).waitFor({ state: "detached", timeout: 15000 });
+    await row(admin, made).waitFor({ state: "detached" });
     assert(await admin.evaluate(() => window.gvtdTestMarker) === "no reload", "the page was reloaded");
 });
 
@@ -170,7 +175,7 @@ await check("an-administrator-adds-a-vgpu-through-the-page", async () => {
     const uuid = await admin.locator("#add-uuid").inputValue();
     await screenshot(admin, "add-dialog");
     await admin.locator("#add-confirm").click();
-    await row(admin, uuid).waitFor({ timeout: 15000 });
+    await row(admin, uuid).waitFor();
     await until("the added vGPU is active", async () => (await row(admin, uuid).locator(".state").innerText()) === "active");
     const dropIn = join(dir, "etc/vgpus.d/dbus.yaml");
     assert(existsSync(dropIn) && readFileSync(dropIn, "utf8").includes(uuid), `the drop-in ${dropIn} does not declare ${uuid}`);
@@ -181,7 +186,7 @@ await check("an-administrator-adds-a-vgpu-through-the-page", async () => {
     assert((await row(admin, declared[0]).locator(".edit-file").innerText()).includes("edit that file"), "a file's vGPU does not say to edit its file");
     assert(await row(admin, declared[0]).locator(".remove").count() === 0, "a file's vGPU offers Remove");
     await row(admin, uuid).locator(".remove").click();
-    await row(admin, uuid).waitFor({ state: "detached", timeout: 15000 });
+    await row(admin, uuid).waitFor({ state: "detached" });
 });
 
 await check("the-plan-and-reconcile-now-answer-as-gvtd-does", async () => {
@@ -220,22 +225,22 @@ await check("a-broken-file-is-shown-where-it-is-broken", async () => {
     execFileSync("mv", [file + ".new", file]);
     const error = () => JSON.parse(busctl("get-property", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager", "ConfigError")).data;
     await until("gvtd has refused the file", () => error().startsWith(`${file}:`));
-    await admin.locator("#config-error").waitFor({ timeout: 15000 });
+    await admin.locator("#config-error").waitFor();
     const shown = await admin.locator("#config-error pre").innerText();
     assert(shown.trim() === error().trim(), `the page shows '${shown}', gvtd says '${error()}'`);
     await screenshot(admin, "config-error");
     writeFileSync(file + ".new", good);
     execFileSync("mv", [file + ".new", file]);
-    await admin.locator("#config-error").waitFor({ state: "detached", timeout: 15000 });
+    await admin.locator("#config-error").waitFor({ state: "detached" });
 });
 
 await check("the-page-says-when-gvtd-stops-and-recovers-when-it-is-back", async () => {
     await stopGvtd();
-    await admin.locator("#not-running").waitFor({ timeout: 15000 });
+    await admin.locator("#not-running").waitFor();
     assert((await admin.locator("#not-running").innerText()).includes("systemctl enable --now gvtd"), "no word on what to do");
     await screenshot(admin, "gvtd-stopped");
     await startGvtd();
-    await row(admin, declared[0]).waitFor({ timeout: 20000 });
+    await row(admin, declared[0]).waitFor();
     assert(!(await admin.locator("#not-running").isVisible()), "the page still says gvtd is not running");
     await screenshot(admin, "gvtd-back");
 });
@@ -246,7 +251,7 @@ await check("sriov-functions-show-with-their-vfs", async () => {
     writeFileSync(sriov, 'sriov:\n  - pf: "0000:00:02.0"\n    vfs: 2\n');
     await startGvtd(["--simulate=gen12"], sriov);
     const pf = admin.locator('tbody.pf[data-address="0000:00:02.0"]');
-    await pf.waitFor({ timeout: 20000 });
+    await pf.waitFor();
     await until("both VFs are listed", async () => (await pf.locator("tr.vf").count()) === 2);
     assert(await pf.locator("tr.vf .vf-state").first().innerText() === "bound", "the first VF is not shown bound");
     const qemu = await pf.locator("tr.vf").first().locator("input").inputValue();
