@@ -106,9 +106,13 @@ class Gvtd:
         return sum(ns - first.get(tid, 0) for tid, ns in last.items()) / 1e6
 
     def stop(self):
+        """SIGTERM, as systemctl stop sends it; returns the time to exit in ms."""
+        start = time.monotonic()
         self.proc.terminate()
-        self.proc.wait(10)
+        self.proc.wait(60)
+        stopped_ms = (time.monotonic() - start) * 1000
         self.notify.close()
+        return stopped_ms
 
 
 def simulated(tmp, run):
@@ -197,13 +201,15 @@ def main():
     with tempfile.TemporaryDirectory(prefix="gvtd-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as tmp:
         bus = PrivateBus(tmp)
         try:
-            readies = []
+            readies, stops = [], []
             for run in range(5):
                 g = Gvtd(tmp, bus, simulated(tmp, run))
                 readies.append(g.ready_ms)
                 if run < 4:
-                    g.stop()
+                    stops.append(g.stop())
             rows.append(("exec to READY=1 (median of 5)", f"{statistics.median(readies):.0f} ms", "<= 25 ms", statistics.median(readies) <= 25))
+            # The unit tests check only what stopping did (exit 0, devices left); its time is here.
+            rows.append(("SIGTERM to exit (median of 4)", f"{statistics.median(stops):.0f} ms", "<= 5000 ms", statistics.median(stops) <= 5000))
             time.sleep(1)
             rss = g.rss_mib()
             rows.append(("resident memory after start", f"{rss:.1f} MB", "<= 10 MB", rss <= 10))

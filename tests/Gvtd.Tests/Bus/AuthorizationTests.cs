@@ -97,19 +97,21 @@ public sealed class AuthorizationTests(SystemBusFixture bus)
     }
 
     [Fact]
-    public void ACallerThatDidNotAllowAPrompt_GetsInteractiveAuthorizationRequired_AtOnce()
+    public void ACallerThatDidNotAllowAPrompt_GetsInteractiveAuthorizationRequired_WithoutWaitingForOne()
     {
         using var polkit = new FakePolkit(bus.Address) { Grant = false, Challenge = true };
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
-        var watch = System.Diagnostics.Stopwatch.StartNew();
 
         // dbus-send never sets ALLOW_INTERACTIVE_AUTHORIZATION.
         var reply = DbusSend.Call(bus.Address, "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager.Reconcile", [], asNobody: true);
 
+        // "At once" is what happened, not a time (process starts on a busy machine take seconds):
+        // polkit was asked once, without the interactive flag, and its challenge became the answer;
+        // waiting for anyone instead would end in gvtd's time-out and an AccessDenied.
         Assert.Equal("org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", reply.ErrorName);
         Assert.Contains("allowing interactive authorization", reply.ErrorMessage);
         Assert.Equal(0u, Assert.Single(polkit.Asked).Flags);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"answered after {watch.Elapsed.TotalSeconds:0.0} s");
+        Assert.DoesNotContain("cancelled the check", gvtd.Log);
     }
 }
 
@@ -134,9 +136,14 @@ public sealed class UnansweredPromptTests(SystemBusFixture bus)
         var took = watch.Elapsed;
         Assert.False(reply.Success);
         Assert.True(gvtd.Log.Contains("cancelled the check and refused the call"), gvtd.Log + reply.Stderr);
-        Assert.InRange(took, Gvtd.Contract.AuthorizationTimes.Interactive, Gvtd.Contract.AuthorizationTimes.ClientCall);
+        // gvtd waited its whole limit (load can only lengthen that), and the caller heard its refusal,
+        // not its own time-out: the answer came before the caller stopped listening, however long
+        // a busy machine took to start busctl.
+        Assert.True(took >= Gvtd.Contract.AuthorizationTimes.Interactive, $"refused after {took.TotalSeconds:0.0} s");
+        // (busctl prints an AccessDenied as its standard text, and its own time-out as "Connection timed out".)
+        Assert.Equal("Call failed: Access denied", reply.Stderr.Trim());
         var asked = Assert.Single(polkit.Asked);
-        gvtd.WaitUntil(() => { lock (polkit.Cancelled) return polkit.Cancelled.Contains(asked.Cancellation); }, TimeSpan.FromSeconds(10));
+        gvtd.WaitUntil(() => { lock (polkit.Cancelled) return polkit.Cancelled.Contains(asked.Cancellation); }, HangGuard.Timeout);
         Assert.NotEqual("", asked.Cancellation);
         Assert.Equal([A], ManagerTests.Devices(gvtd));
     }

@@ -171,7 +171,7 @@ public sealed class CommandLineTests
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "gvtd did not exit");
+        Assert.True(process.WaitForExit(HangGuard.Timeout), $"hang guard: gvtd did not exit within {HangGuard.Timeout.TotalSeconds} s");
         return (process.ExitCode, stdout.Result, stderr.Result);
     }
 }

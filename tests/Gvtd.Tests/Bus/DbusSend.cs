@@ -32,7 +32,7 @@ public static partial class DbusSend
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(30))) { process.Kill(); throw new TimeoutException("dbus-send hung"); }
+        if (!process.WaitForExit(HangGuard.Timeout)) { process.Kill(); throw new TimeoutException($"hang guard: dbus-send did not finish within {HangGuard.Timeout.TotalSeconds} s"); }
         return new Reply(process.ExitCode, stdout.Result, stderr.Result);
     }
 

@@ -25,7 +25,7 @@ public sealed class DeclarationTests(SystemBusFixture bus)
         Assert.Contains(uuid, File.ReadAllText(Path.Combine(gvtd.DropInDir, "dbus.yaml")));
         Assert.DoesNotContain(uuid, File.ReadAllText(gvtd.ConfigPath));
         Assert.Contains(uuid, ManagerTests.Devices(gvtd));
-        Assert.Empty(monitor.WaitForAll(TimeSpan.FromSeconds(10),
+        Assert.Empty(monitor.WaitForAll(HangGuard.Timeout,
             ("InterfacesAdded for the new object", m => ManagerTests.Member(m) == "InterfacesAdded" && m.ToString().Contains(path)),
             ("Manager PropertiesChanged with Desired", m => ManagerTests.Member(m) == "PropertiesChanged"
                 && m.GetProperty("path").GetString() == "/org/gvtd/Gvtd1/Manager" && m.ToString().Contains("\"Desired\"")),
@@ -59,7 +59,7 @@ public sealed class DeclarationTests(SystemBusFixture bus)
 
         Assert.DoesNotContain(B, ManagerTests.Devices(gvtd));
         Assert.DoesNotContain(B, File.ReadAllText(Path.Combine(gvtd.DropInDir, "dbus.yaml")));
-        Assert.NotNull(monitor.WaitForJson(m => ManagerTests.Member(m) == "InterfacesRemoved" && m.ToString().Contains(path), TimeSpan.FromSeconds(10)));
+        Assert.NotNull(monitor.WaitForJson(m => ManagerTests.Member(m) == "InterfacesRemoved" && m.ToString().Contains(path), HangGuard.Timeout));
         Assert.False(Busctl.Run(bus.Address, "get-property", "org.gvtd.Gvtd1", path, "org.gvtd.Gvtd1.VGpu", "State").Success);
     }
 

@@ -56,7 +56,7 @@ public sealed class FakeLogind : IDisposable, IPathMethodHandler
             while (_inhibitors.Count(i => i.IsHeld) != 1)
             {
                 var left = deadline - DateTime.UtcNow;
-                Assert.True(left > TimeSpan.Zero, $"gvtd holds {_inhibitors.Count(i => i.IsHeld)} inhibitors, want 1");
+                Assert.True(left > TimeSpan.Zero, $"hang guard: after {within.TotalSeconds} s gvtd holds {_inhibitors.Count(i => i.IsHeld)} inhibitors, want 1");
                 Monitor.Wait(_inhibitors, left);
             }
             return _inhibitors.Single(i => i.IsHeld);

@@ -61,7 +61,7 @@ public sealed class GvtdProcess : IDisposable
         psi.Environment.Remove("NOTIFY_SOCKET");
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) psi.Environment[key] = value;
         var gvtd = new GvtdProcess(dir, busAddress, Process.Start(psi)!);
-        gvtd.WaitUntil(() => gvtd.Property("State") is not null and not "starting" and not "reconciling", TimeSpan.FromSeconds(30));
+        gvtd.WaitUntil(() => gvtd.Property("State") is not null and not "starting" and not "reconciling", HangGuard.Timeout);
         return gvtd;
     }
 
@@ -72,13 +72,14 @@ public sealed class GvtdProcess : IDisposable
         return result.Success ? result.Json().RootElement.GetProperty("data").ToString() : null;
     }
 
+    /// <summary>Polls until the condition holds; <paramref name="timeout"/> is a hang guard, not a verdict on speed.</summary>
     public void WaitUntil(Func<bool> condition, TimeSpan timeout)
     {
         var deadline = Stopwatch.StartNew();
         while (!condition())
         {
             if (_process.HasExited) throw new InvalidOperationException($"gvtd exited with {_process.ExitCode}:\n{Log}");
-            if (deadline.Elapsed > timeout) throw new TimeoutException($"gvtd did not get there within {timeout.TotalSeconds}s:\n{Log}");
+            if (deadline.Elapsed > timeout) throw new TimeoutException($"hang guard: gvtd did not get there within {timeout.TotalSeconds} s:\n{Log}");
             Thread.Sleep(50);
         }
     }

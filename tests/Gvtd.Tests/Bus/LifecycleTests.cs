@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Gvtd.Tests.Support;
 using static Gvtd.Tests.Bus.Yaml;
 
@@ -19,15 +18,20 @@ public sealed class LifecycleTests(SystemBusFixture bus)
             ["WATCHDOG_USEC"] = (watchdog.Ticks / TimeSpan.TicksPerMicrosecond).ToString(),
         });
 
-        Assert.True(notify.WaitFor(m => m == "READY=1", TimeSpan.FromSeconds(10)), "no READY=1");
-        Assert.True(notify.WaitFor(m => m == "STATUS=1 of 1 vGPUs active", TimeSpan.FromSeconds(10)), string.Join(", ", notify.Messages));
-        // With a 1 h interval the loop still wakes every half watchdog period to say it is alive.
-        Thread.Sleep(watchdog * 5);
-        Assert.True(notify.Count("WATCHDOG=1") >= 4, $"only {notify.Count("WATCHDOG=1")} WATCHDOG=1 in {watchdog * 5}");
+        Assert.True(notify.WaitFor(m => m == "READY=1", HangGuard.Timeout), "no READY=1 (hang guard)");
+        Assert.True(notify.WaitFor(m => m == "STATUS=1 of 1 vGPUs active", HangGuard.Timeout), string.Join(", ", notify.Messages));
+        // With a 1 h interval the loop still wakes every half watchdog period to say it is alive: the
+        // beats go on after start-up (only those after the mark count), however slowly a busy machine
+        // delivers them.
+        var mark = notify.Mark();
+        Assert.True(notify.WaitFor("WATCHDOG=1", 4, mark, HangGuard.Timeout),
+            $"hang guard: {notify.Messages.Skip(mark).Count(m => m.Message == "WATCHDOG=1")} WATCHDOG=1 in {HangGuard.Timeout.TotalSeconds} s after the mark " +
+            $"(watchdog {watchdog.TotalMilliseconds} ms), {notify.Count("WATCHDOG=1")} since start-up");
 
         gvtd.Signal("TERM");
-        Assert.True(gvtd.WaitForExit(TimeSpan.FromSeconds(5)), "did not exit within 5 s of SIGTERM");
-        Assert.True(notify.WaitFor(m => m == "STOPPING=1", TimeSpan.FromSeconds(1)), "no STOPPING=1");
+        Assert.True(gvtd.WaitForExit(HangGuard.Timeout), $"hang guard: did not exit within {HangGuard.Timeout.TotalSeconds} s of SIGTERM");
+        Assert.Equal(0, gvtd.ExitCode);
+        Assert.True(notify.WaitFor(m => m == "STOPPING=1", HangGuard.Timeout), "no STOPPING=1 (hang guard)");
     }
 
     [Fact]
@@ -39,7 +43,7 @@ public sealed class LifecycleTests(SystemBusFixture bus)
             ["NOTIFY_SOCKET"] = notify.Path,
         });
 
-        Assert.True(notify.WaitFor(m => m == "READY=1", TimeSpan.FromSeconds(10)), "no READY=1");
+        Assert.True(notify.WaitFor(m => m == "READY=1", HangGuard.Timeout), "no READY=1 (hang guard)");
         var messages = notify.Messages.Select(m => m.Message).ToList();
         // The first pass's status line (sent when it ends) is there before READY=1.
         Assert.True(messages.IndexOf("STATUS=1 of 1 vGPUs active") is >= 0 and var status && status < messages.IndexOf("READY=1"),
@@ -56,8 +60,8 @@ public sealed class LifecycleTests(SystemBusFixture bus)
             ["NOTIFY_SOCKET"] = notify.Path,
         });
 
-        Assert.True(notify.WaitFor(m => m == "READY=1", TimeSpan.FromSeconds(10)), "no READY=1");
-        Assert.True(notify.WaitFor(m => m == "STATUS=1 of 2 vGPUs active; waiting for parent 0000:00:03.0: driver not loaded", TimeSpan.FromSeconds(5)),
+        Assert.True(notify.WaitFor(m => m == "READY=1", HangGuard.Timeout), "no READY=1 (hang guard)");
+        Assert.True(notify.WaitFor(m => m == "STATUS=1 of 2 vGPUs active; waiting for parent 0000:00:03.0: driver not loaded", HangGuard.Timeout),
             string.Join(", ", notify.Messages.Select(m => m.Message)));
         // D-Bus says the same: the line, and which parents, for tools to read.
         Assert.Equal("1 of 2 vGPUs active; waiting for parent 0000:00:03.0: driver not loaded", gvtd.Property("StatusText"));
@@ -72,43 +76,56 @@ public sealed class LifecycleTests(SystemBusFixture bus)
         {
             ["NOTIFY_SOCKET"] = notify.Path,
         });
-        Assert.True(notify.WaitFor(m => m == "READY=1", TimeSpan.FromSeconds(10)), "no READY=1");
+        Assert.True(notify.WaitFor(m => m == "READY=1", HangGuard.Timeout), "no READY=1 (hang guard)");
 
         notify.Dispose();
         Busctl.Run(bus.Address, "call", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager", "Reconcile").EnsureSuccess();
         gvtd.Signal("TERM");
 
-        Assert.True(gvtd.WaitForExit(TimeSpan.FromSeconds(5)), "did not exit within 5 s of SIGTERM");
+        Assert.True(gvtd.WaitForExit(HangGuard.Timeout), $"hang guard: did not exit within {HangGuard.Timeout.TotalSeconds} s of SIGTERM");
         Assert.Equal(0, gvtd.ExitCode);
         Assert.Contains("cannot notify the service manager", gvtd.Log);
         Assert.DoesNotContain("   at ", gvtd.Log);
     }
 
     [Fact]
-    public void Sigterm_ExitsCleanlyWithinFiveSecondsAndLeavesDevices()
+    public void Sigterm_ExitsWithZeroAndLeavesTheDevicesInPlace()
     {
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
         var before = ManagerTests.Devices(gvtd);
-        var clock = Stopwatch.StartNew();
 
         gvtd.Signal("TERM");
 
-        Assert.True(gvtd.WaitForExit(TimeSpan.FromSeconds(5)), "did not exit within 5 s of SIGTERM");
+        // How fast it stops is a benchmark's business; the gate checks what stopping did.
+        Assert.True(gvtd.WaitForExit(HangGuard.Timeout), $"hang guard: did not exit within {HangGuard.Timeout.TotalSeconds} s of SIGTERM");
         Assert.Equal(0, gvtd.ExitCode);
-        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(5));
         Assert.Equal([A, B], before);
         Assert.Equal(before, ManagerTests.Devices(gvtd));
         Assert.Contains("left in place", gvtd.Log);
     }
 
     [Fact]
-    public void Sighup_ReloadsAndKeepsRunning()
+    public void Sighup_ReloadsAnEditNothingElseSaw_AndKeepsRunning()
     {
-        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
+        // The file gvtd reads is a link to one in a directory it does not watch, so an edit there
+        // raises no file event; and gvtd starts on devices an earlier run made, so no uevent from
+        // creating them brings a pass either (any pass re-reads changed files). Only SIGHUP can make
+        // this gvtd see the edit.
+        var dir = Directory.CreateTempSubdirectory("gvtd-daemon-").FullName;
+        GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")), dir).Crash();
+        var unwatched = Path.Combine(dir, "unwatched", "vgpus.yaml");
+        Directory.CreateDirectory(Path.GetDirectoryName(unwatched)!);
+        File.Move(Path.Combine(dir, "etc", "vgpus.yaml"), unwatched);
+        File.CreateSymbolicLink(Path.Combine(dir, "etc", "vgpus.yaml"), unwatched);
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")), dir);
+        Assert.Equal([A, B], ManagerTests.Devices(gvtd));
+        gvtd.WaitUntil(() => gvtd.Log.Contains("Pass (start): nothing to change"), HangGuard.Timeout);
 
+        File.WriteAllText(unwatched, Of((A, "i915-GVTg_V5_4")));
         gvtd.Signal("HUP");
 
-        gvtd.WaitUntil(() => gvtd.Log.Contains("Pass (SIGHUP)"), TimeSpan.FromSeconds(10));
+        gvtd.WaitUntil(() => ManagerTests.Devices(gvtd).SequenceEqual([A]), HangGuard.Timeout);
+        gvtd.WaitUntil(() => gvtd.Log.Contains("Pass (SIGHUP): created 0, removed 1, failed 0"), HangGuard.Timeout);
         Assert.Equal("idle", gvtd.Property("State")?.Trim('"'));
     }
 
@@ -121,8 +138,8 @@ public sealed class LifecycleTests(SystemBusFixture bus)
         File.WriteAllText(gvtd.ConfigPath + ".new", Of((A, "i915-GVTg_V5_4")));
         File.Move(gvtd.ConfigPath + ".new", gvtd.ConfigPath, overwrite: true);
 
-        gvtd.WaitUntil(() => ManagerTests.Devices(gvtd).SequenceEqual([A]), TimeSpan.FromSeconds(10));
-        gvtd.WaitUntil(() => gvtd.Log.Contains("Pass (file change)"), TimeSpan.FromSeconds(5));
+        gvtd.WaitUntil(() => ManagerTests.Devices(gvtd).SequenceEqual([A]), HangGuard.Timeout);
+        gvtd.WaitUntil(() => gvtd.Log.Contains("Pass (file change)"), HangGuard.Timeout);
     }
 
     [Fact]
@@ -133,6 +150,6 @@ public sealed class LifecycleTests(SystemBusFixture bus)
         File.WriteAllText(Path.Combine(gvtd.RuntimeDir, "vgpus.d", "extra.yaml"),
             $"vgpus:\n  - uuid: {B}\n    type: i915-GVTg_V5_8\n    parent: \"{Parent}\"\n");
 
-        gvtd.WaitUntil(() => ManagerTests.Devices(gvtd).Contains(B), TimeSpan.FromSeconds(10));
+        gvtd.WaitUntil(() => ManagerTests.Devices(gvtd).Contains(B), HangGuard.Timeout);
     }
 }

@@ -45,6 +45,21 @@ public sealed class NotifySocket : IDisposable
 
     public int Count(string message) => Messages.Count(m => m.Message == message);
 
+    /// <summary>A place in the messages received so far, to wait for what comes after it.</summary>
+    public int Mark() => Messages.Count;
+
+    /// <summary>Waits until <paramref name="message"/> came <paramref name="times"/> times after <paramref name="mark"/>.</summary>
+    public bool WaitFor(string message, int times, int mark, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (Messages.Skip(mark).Count(m => m.Message == message) < times)
+        {
+            if (DateTime.UtcNow >= deadline) return false;
+            Thread.Sleep(20);
+        }
+        return true;
+    }
+
     public bool WaitFor(Func<string, bool> match, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;

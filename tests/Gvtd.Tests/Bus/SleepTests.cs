@@ -12,7 +12,8 @@ namespace Gvtd.Tests.Bus;
 [Collection(SystemBusCollection.Name)]
 public sealed class SleepTests(SystemBusFixture bus)
 {
-    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(10);
+    /// <summary>Every wait here is for a state, and this only a hang guard: no test verdict is a time.</summary>
+    private static readonly TimeSpan Soon = HangGuard.Timeout;
 
     private static bool Exists(GvtdProcess gvtd, string uuid) => Directory.Exists(Path.Combine(gvtd.SysfsRoot, "bus", "mdev", "devices", uuid));
 
@@ -63,15 +64,13 @@ public sealed class SleepTests(SystemBusFixture bus)
         using var logind = new FakeLogind(bus.Address) { DelayMax = TimeSpan.FromMilliseconds(500) };
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
         var inhibitor = HeldInhibitor(logind);
-        var watch = System.Diagnostics.Stopwatch.StartNew();
 
         logind.PrepareForSleep(true);
         await inhibitor.Released.Task.WaitAsync(Soon);
 
-        // The warning is the proof that gvtd let go on its deadline instead of after the pass; the
-        // time is only a sanity bound (signal delivery and a first-time JIT on a loaded machine).
+        // The warning is the proof that gvtd let go on its deadline instead of after the pass (how
+        // many milliseconds that took on a busy machine is no verdict).
         gvtd.WaitUntil(() => gvtd.Log.Contains("did not finish within logind's InhibitDelayMaxSec"), Soon);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"the inhibitor went {watch.ElapsedMilliseconds} ms after PrepareForSleep");
     }
 
     [Fact]
@@ -158,7 +157,8 @@ public sealed class SleepTests(SystemBusFixture bus)
         gvtd.WaitUntil(() => gvtd.Log.Contains("systemd-logind is not on the bus"), Soon);
         gvtd.Signal("HUP"); // more passes say nothing more
 
-        gvtd.WaitUntil(() => gvtd.Log.Contains("SIGHUP"), Soon);
+        // The pass's own line, not the signal's: the pass must have run for its silence to count.
+        gvtd.WaitUntil(() => gvtd.Log.Contains("Pass (SIGHUP)"), Soon);
         Assert.True(Exists(gvtd, A));
         Assert.Equal("unavailable", gvtd.Property("SleepState"));
         Assert.Equal("False", gvtd.Property("SleepInhibitor"));
@@ -166,16 +166,16 @@ public sealed class SleepTests(SystemBusFixture bus)
     }
 
     [Fact]
-    public async Task LogindStartingAfterGvtd_IsFollowedWithinASecond()
+    public async Task LogindStartingAfterGvtd_IsFollowed()
     {
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
         gvtd.WaitUntil(() => gvtd.Log.Contains("systemd-logind is not on the bus yet"), Soon);
         Assert.Equal("unavailable", gvtd.Property("SleepState"));
 
-        var watch = System.Diagnostics.Stopwatch.StartNew();
+        // gvtd follows logind's name on the bus (NameOwnerChanged) and polls nothing; with a 1 h
+        // interval and no pass to come, only that brings an inhibitor.
         using var logind = new FakeLogind(bus.Address);
         var inhibitor = HeldInhibitor(logind);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the inhibitor came {watch.ElapsedMilliseconds} ms after logind");
 
         logind.PrepareForSleep(true);
         await inhibitor.Released.Task.WaitAsync(Soon);
@@ -186,17 +186,15 @@ public sealed class SleepTests(SystemBusFixture bus)
     }
 
     [Fact]
-    public async Task LogindRestarting_GetsANewInhibitorWithinASecond_AndOnlyTheNewOneIsObeyed()
+    public async Task LogindRestarting_GetsANewInhibitor_AndOnlyTheNewOneIsObeyed()
     {
         var old = new FakeLogind(bus.Address);
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")));
         var first = HeldInhibitor(old);
 
         old.Dispose(); // an upgrade restarts logind: its name changes hands
-        var watch = System.Diagnostics.Stopwatch.StartNew();
         using var logind = new FakeLogind(bus.Address);
         var second = HeldInhibitor(logind);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the new inhibitor came {watch.ElapsedMilliseconds} ms after logind restarted");
         await first.Released.Task.WaitAsync(Soon); // the old instance's one is let go
         gvtd.WaitUntil(() => gvtd.Property("SleepInhibitor") == "True", Soon);
 

@@ -53,7 +53,7 @@ public sealed class SriovBusTests(SystemBusFixture bus)
         File.WriteAllText(Path.Combine(gvtd.Dir, "etc", "vgpus.yaml"), Declared.Replace("vfs: 2", "vfs: 3"));
 
         gvtd.WaitUntil(() => Busctl.Run(bus.Address, "get-property", "org.gvtd.Gvtd1", PfPath, "org.gvtd.Gvtd1.PhysicalFunction", "NumVfs").Stdout.Trim() == "u 3",
-            TimeSpan.FromSeconds(20));
+            HangGuard.Timeout);
         Assert.Equal("vfio-pci", Get(Gvtd.Contract.ObjectPaths.Encode("/org/gvtd/Gvtd1/vf", "0000:00:02.3"), "org.gvtd.Gvtd1.VirtualFunction", "Driver"));
     }
 }

@@ -10,7 +10,8 @@ namespace Gvtd.Tests.Bus;
 [Collection(SystemBusCollection.Name)]
 public sealed class SriovSleepTests(SystemBusFixture bus)
 {
-    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(10);
+    /// <summary>A hang guard only: every wait here is for a state.</summary>
+    private static readonly TimeSpan Soon = HangGuard.Timeout;
     private const string Pf = "0000:00:02.0";
 
     private static int Vfs(GvtdProcess gvtd) =>

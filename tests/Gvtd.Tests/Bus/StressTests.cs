@@ -17,7 +17,7 @@ public sealed class StressTests(SystemBusFixture bus)
     {
         using var logind = new FakeLogind(bus.Address);
         using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
-        gvtd.WaitUntil(() => gvtd.Property("SleepInhibitor") == "True", TimeSpan.FromSeconds(10));
+        gvtd.WaitUntil(() => gvtd.Property("SleepInhibitor") == "True", HangGuard.Timeout);
         using var monitor = _m.Monitor();
 
         // Passes from the worker's thread and sleep states from the coordinator's, interleaved.
@@ -29,14 +29,14 @@ public sealed class StressTests(SystemBusFixture bus)
         {
             // Each transition waits for the one before to be published, not for a fixed time.
             logind.PrepareForSleep(true);
-            gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep", TimeSpan.FromSeconds(10));
+            gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep", HangGuard.Timeout);
             logind.PrepareForSleep(false);
-            gvtd.WaitUntil(() => gvtd.Property("SleepState") == "awake", TimeSpan.FromSeconds(10));
+            gvtd.WaitUntil(() => gvtd.Property("SleepState") == "awake", HangGuard.Timeout);
         }
         await passes;
-        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "awake", TimeSpan.FromSeconds(10));
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "awake", HangGuard.Timeout);
         var last = ulong.Parse(gvtd.Property("Generation")!);
-        Assert.NotNull(monitor.WaitForJson(m => Generation(m) == last, TimeSpan.FromSeconds(10)));
+        Assert.NotNull(monitor.WaitForJson(m => Generation(m) == last, HangGuard.Timeout));
 
         // Every change of the Manager carries its number, in the order it was sent.
         var seen = monitor.StdoutLines.Select(l => Generation(System.Text.Json.JsonDocument.Parse(l).RootElement)).OfType<ulong>().ToList();
@@ -83,7 +83,7 @@ public sealed class StressTests(SystemBusFixture bus)
                 };
                 var path = member == "GetManagedObjects" ? "/org/gvtd/Gvtd1" : "/org/gvtd/Gvtd1/Manager";
                 await connection.CallMethodAsync(Call(connection, path, iface, member, signature, (ref MessageWriter w) => w.WriteString("org.gvtd.Gvtd1.Manager")))
-                    .WaitAsync(TimeSpan.FromSeconds(30));
+                    .WaitAsync(HangGuard.Timeout);
                 count++;
             }
             return count;
@@ -143,7 +143,7 @@ public sealed class StressTests(SystemBusFixture bus)
             File.WriteAllText(gvtd.ConfigPath, Of(declared.Reverse().ToArray()));
             await Task.Delay(random.Next(0, 400));
             gvtd.Crash();
-            await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(30));
+            await Task.WhenAll(calls).WaitAsync(HangGuard.Timeout);
         }
 
         using var last = GvtdProcess.Start(bus.Address, File.ReadAllText(Path.Combine(dir, "etc", "vgpus.yaml")), dir);

@@ -26,7 +26,7 @@ public sealed class WireTests(SystemBusFixture bus)
 
         Busctl.Run(bus.Address, "call", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager", "Reload").EnsureSuccess();
 
-        Assert.Empty(monitor.WaitForAll(TimeSpan.FromSeconds(10),
+        Assert.Empty(monitor.WaitForAll(HangGuard.Timeout,
             ("the vGPU's new Name", m => IsSignal(m, VGpuPath(A), "PropertiesChanged") && Payload(m).Contains("\"renamed\"")),
             ("the parent's Types", m => IsSignal(m, ParentPath, "PropertiesChanged") && Payload(m).Contains("\"Types\"")),
             ("the new vGPU with its properties", m => IsSignal(m, "/org/gvtd/Gvtd1", "InterfacesAdded")
@@ -122,7 +122,7 @@ public sealed class WireTests(SystemBusFixture bus)
 
         ownBus.Dispose();
 
-        Assert.True(gvtd.WaitForExit(TimeSpan.FromSeconds(10)), "gvtd kept running without its bus");
+        Assert.True(gvtd.WaitForExit(HangGuard.Timeout), $"hang guard: gvtd kept running {HangGuard.Timeout.TotalSeconds} s without its bus");
         Assert.Equal(1, gvtd.ExitCode);
         Assert.Contains("Lost the D-Bus connection", gvtd.Log);
         Assert.Contains(A, ManagerTests.Devices(gvtd));

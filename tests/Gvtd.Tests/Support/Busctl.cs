@@ -29,7 +29,8 @@ public static class Busctl
 {
     public const int NobodyUid = 65534;
 
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(15);
+    /// <summary>A hang guard, not a verdict on speed: busctl gives up on a call by itself after 25 s.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Run busctl to completion. Throws TimeoutException (after killing it) if it runs too long.</summary>
     public static BusctlResult Run(string address, IEnumerable<string> args, bool json = false, bool asNobody = false, TimeSpan? timeout = null)
@@ -43,7 +44,7 @@ public static class Busctl
         {
             try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
             p.WaitForExit(5000);
-            throw new TimeoutException($"`{string.Join(' ', command)}` did not finish within {(timeout ?? DefaultTimeout).TotalSeconds}s.\nstdout: {Result(stdout)}\nstderr: {Result(stderr)}");
+            throw new TimeoutException($"hang guard: `{string.Join(' ', command)}` did not finish within {(timeout ?? DefaultTimeout).TotalSeconds}s.\nstdout: {Result(stdout)}\nstderr: {Result(stderr)}");
         }
         p.WaitForExit(); // drain redirected streams
         return new BusctlResult(command, p.ExitCode, stdout.Result, stderr.Result);
