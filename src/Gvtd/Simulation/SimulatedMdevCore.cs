@@ -67,12 +67,33 @@ public sealed class SimulatedMdevCore : IKernel
     {
         error = null;
         lock (_lock) _listeners.Add(onEvent);
-        return new Unlisten(() => { lock (_lock) _listeners.Remove(onEvent); });
+        return new Undo(() => { lock (_lock) _listeners.Remove(onEvent); });
     }
 
-    private sealed class Unlisten(Action undo) : IDisposable
+    private sealed class Undo(Action undo) : IDisposable
     {
-        public void Dispose() => undo();
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0) undo();
+        }
+    }
+
+    /// <summary>
+    /// SR-IOV only: as an unbind of VF <paramref name="vf"/> does while a VM holds its VFIO device
+    /// (`driverctl`, or a manager's detach): until disposed, the unbind waits holding the VF's device
+    /// lock, so reading the VF's driver_override blocks, as in Linux 6.1, and so do writes that take
+    /// that lock; disposing is the VM letting go, and leaves the VF with no driver.
+    /// </summary>
+    public IDisposable BeginStuckUnbind(string vf)
+    {
+        lock (_lock) Sriov.BeginStuckUnbind(vf);
+        return new Undo(() =>
+        {
+            lock (_lock) Sriov.EndStuckUnbind(vf);
+            Deliver();
+        });
     }
 
     /// <summary>SR-IOV only: as unbinding the PF's driver does (its VFs stay).</summary>
@@ -165,7 +186,9 @@ public sealed class SimulatedMdevCore : IKernel
     {
         try
         {
-            WriteLocked(path, value);
+            // A write that takes a device lock an unbind holds waits, as in the kernel: outside the
+            // simulator's lock, so that other devices' writes go on meanwhile.
+            while (WriteLocked(path, value) is { Count: > 0 } locked) SimulatedSriovGpu.WaitForDeviceLocks(locked);
         }
         finally
         {
@@ -173,14 +196,18 @@ public sealed class SimulatedMdevCore : IKernel
         }
     }
 
-    private void WriteLocked(string path, string value)
+    /// <summary>Writes, or returns the device locks held that the write must wait for (then nothing is written).</summary>
+    private IReadOnlyList<string>? WriteLocked(string path, string value)
     {
         lock (_lock)
         {
             var full = Path.GetFullPath(path);
             var typeId = Path.GetFileName(Path.GetDirectoryName(full));
             if (_sriov is not null && _sriov.Handles(Resolved(full)))
+            {
+                if (_sriov.LockedBy(Resolved(full), value) is { Count: > 0 } locked) return locked;
                 _sriov.Write(Resolved(full), value);
+            }
             else if (Path.GetFileName(full) == "create" && SimulatedGvtGpu.Types.FirstOrDefault(t => t.Id == typeId) is { } type
                 && full == SysfsRoot.CreateFile(_parentPath, type.Id))
                 Create(full, type, value);
@@ -190,6 +217,7 @@ public sealed class SimulatedMdevCore : IKernel
                 throw new KernelWriteException(path, Errno.ENOENT, "No such file or directory");
             else
                 throw new KernelWriteException(path, Errno.EACCES, "Permission denied");
+            return null;
         }
     }
 

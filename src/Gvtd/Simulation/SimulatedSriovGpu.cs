@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text;
+using Gvtd.Interop;
 using Gvtd.Sysfs;
 
 namespace Gvtd.Simulation;
@@ -10,7 +12,9 @@ namespace Gvtd.Simulation;
 /// (docs/kernel/sriov.md): the count changes only through 0 (EBUSY), ERANGE past
 /// sriov_totalvfs, ENOENT with no PF driver, EINVAL for what is not a number; VFs appear as
 /// virtfnN links and bind through driver_override + drivers_probe; autoprobe on lets the host
-/// driver take new VFs. Called under the simulator's lock; events go to <paramref name="raise"/>.
+/// driver take new VFs. An unbind can be left waiting, as one does while a VM holds the VF, with
+/// the VF's device lock held (<see cref="BeginStuckUnbind"/>). Called under the simulator's lock;
+/// events go to <paramref name="raise"/>.
 /// </summary>
 internal sealed class SimulatedSriovGpu(SysfsRoot root, Action<Uevent> raise)
 {
@@ -172,6 +176,92 @@ internal sealed class SimulatedSriovGpu(SysfsRoot root, Action<Uevent> raise)
         File.Delete(Path.Combine(dir, "driver"));
         if (Directory.Exists(Path.Combine(dir, "vfio-dev"))) Directory.Delete(Path.Combine(dir, "vfio-dev"), recursive: true);
         raise(new Uevent("unbind", DevPath(address), new Dictionary<string, string> { ["SUBSYSTEM"] = "pci" }));
+    }
+
+    /// <summary>
+    /// Marks a VF whose device lock an unbind holds, and keeps what its driver_override said while
+    /// that file is a FIFO. On disk, like the rest of the simulator's state, so that every simulator
+    /// on the tree (gvtd's, a test's) sees the same lock.
+    /// </summary>
+    private static string LockMarker(string vfDir) => Path.Combine(vfDir, ".gvtd-device-locked");
+
+    private int? IndexOf(string address) =>
+        Enumerable.Range(0, TotalVfs).Where(i => VfAddress(i) == address).Select(i => (int?)i).FirstOrDefault();
+
+    /// <summary>
+    /// As `echo VF > /sys/bus/pci/drivers/DRIVER/unbind` does while a process holds the VF's VFIO
+    /// device (docs/kernel/device-lock.md): the driver link goes at once (the driver core removes it
+    /// before it calls the driver's remove), then the unbind waits holding the VF's device lock. Until
+    /// <see cref="EndStuckUnbind"/>, reading the VF's driver_override blocks (it is a FIFO, so open(2)
+    /// waits), and so does every write that takes that lock (<see cref="LockedBy"/>).
+    /// </summary>
+    public void BeginStuckUnbind(string address)
+    {
+        var dir = VfPath(IndexOf(address) ?? throw new InvalidOperationException($"{address} is not a VF of {PciAddress}"));
+        if (!Directory.Exists(dir)) throw new InvalidOperationException($"VF {address} is not enabled");
+        if (File.Exists(LockMarker(dir))) throw new InvalidOperationException($"an unbind of {address} is already waiting");
+        if (DriverOf(address) is null) throw new InvalidOperationException($"{address} is bound to no driver: there is nothing to unbind");
+        var overrideFile = SysfsRoot.DriverOverrideFile(dir);
+        File.WriteAllText(LockMarker(dir), File.ReadAllText(overrideFile));
+        var fifo = Path.Combine(dir, ".driver_override.fifo");
+        Fifo.Create(fifo);
+        File.Move(fifo, overrideFile, overwrite: true);
+        File.Delete(Path.Combine(dir, "driver"));
+    }
+
+    /// <summary>As the VM letting go: the waiting unbind finishes, the lock is released, and the VF is left with no driver.</summary>
+    public void EndStuckUnbind(string address)
+    {
+        var dir = VfPath(IndexOf(address) ?? throw new InvalidOperationException($"{address} is not a VF of {PciAddress}"));
+        if (!File.Exists(LockMarker(dir))) return;
+        var text = File.ReadAllText(LockMarker(dir));
+        var overrideFile = SysfsRoot.DriverOverrideFile(dir);
+        // Opening a FIFO read-write never waits on Linux, and as a writer it lets every open(2) that
+        // waits for one return. Shared, so that .NET's advisory lock does not refuse those readers.
+        using (var fifo = new FileStream(overrideFile, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            var plain = Path.Combine(dir, ".driver_override.new");
+            File.WriteAllText(plain, text);
+            File.Move(plain, overrideFile, overwrite: true); // later readers get the plain file
+            // The first reader that waited gets the value; others that waited at the same time, an empty read.
+            fifo.Write(Encoding.ASCII.GetBytes(text));
+        }
+        File.Delete(LockMarker(dir));
+        var vfio = Path.Combine(dir, "vfio-dev");
+        if (Directory.Exists(vfio)) Directory.Delete(vfio, recursive: true);
+        raise(new Uevent("unbind", DevPath(address), new Dictionary<string, string> { ["SUBSYSTEM"] = "pci" }));
+    }
+
+    /// <summary>
+    /// The VFs whose device lock a write to <paramref name="path"/> would take and an unbind holds:
+    /// the VF's own driver_override, a bind, unbind or drivers_probe naming it, and its PF's
+    /// sriov_numvfs (removing a VF releases its driver under its lock).
+    /// </summary>
+    public IReadOnlyList<string> LockedBy(string path, string value)
+    {
+        var address = value.Trim();
+        var file = Path.GetFileName(path);
+        IEnumerable<int> wanted = path == SysfsRoot.NumVfsFile(PfPath) ? Enumerable.Range(0, TotalVfs)
+            : path == root.PciDriversProbe || file is "bind" or "unbind" ? Enumerable.Range(0, TotalVfs).Where(i => VfAddress(i) == address)
+            : Enumerable.Range(0, TotalVfs).Where(i => path == SysfsRoot.DriverOverrideFile(VfPath(i)));
+        return [.. wanted.Where(i => File.Exists(LockMarker(VfPath(i)))).Select(i => SysfsRoot.DriverOverrideFile(VfPath(i)))];
+    }
+
+    /// <summary>Waits, as a writer taking the device lock would, until none of <paramref name="locked"/> is held.</summary>
+    public static void WaitForDeviceLocks(IEnumerable<string> locked)
+    {
+        foreach (var overrideFile in locked)
+        {
+            try
+            {
+                // A FIFO's open for reading waits for the unbind to end; a plain file's returns at once.
+                using var _ = new FileStream(overrideFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                // The VF went meanwhile: nothing holds it.
+            }
+        }
     }
 
     private static KernelWriteException Invalid(string path) => new(path, Errno.EINVAL, "Invalid argument");

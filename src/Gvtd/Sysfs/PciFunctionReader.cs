@@ -5,7 +5,9 @@ namespace Gvtd.Sysfs;
 /// <summary>
 /// Reads the SR-IOV physical functions and their virtual functions from /sys/bus/pci/devices, in
 /// the same spirit as the mdev reader: tolerant of devices that come and go, and never taking what
-/// it could not read for absent (<see cref="ObservedFunctions.Blind"/>).
+/// it could not read for absent (<see cref="ObservedFunctions.Blind"/>). It reads no attribute whose
+/// read takes the device lock (sriov_numvfs, driver_override): a pass must never wait for a VM
+/// (docs/kernel/device-lock.md).
 /// A PF is read when it has VFs or is one of <paramref name="interesting"/> (declared or owned):
 /// an SR-IOV NIC nobody asked about is not gvtd's business.
 /// </summary>
@@ -66,9 +68,10 @@ internal static class PciFunctionReader
         var nodesKnown = SysfsReader.TryEntries(Path.Combine(path, "vfio-dev"), out var nodes, out _);
         var held = (group is { } grp && users.Groups.Contains(grp)) || nodes.Any(v => users.DeviceNodes.Contains(Path.GetFileName(v)));
         var use = held ? DeviceUse.Held : users.Complete && nodesKnown ? DeviceUse.Free : DeviceUse.Unknown;
-        var overrideText = SysfsReader.ReadAttribute(path, "driver_override");
-        return new VirtualFunction(address, index, path, SysfsReader.LinkName(path, "driver") ?? "",
-            overrideText == "(null)" ? "" : overrideText, group, use, ReadNvidia(path));
+        // Links and directory listings only: never driver_override, whose read takes the device lock,
+        // which an unbind waiting for a VM holds (docs/kernel/device-lock.md). The driver link says
+        // what is bound; the applier writes the override before every bind anyway.
+        return new VirtualFunction(address, index, path, SysfsReader.LinkName(path, "driver") ?? "", group, use, ReadNvidia(path));
     }
 
     /// <summary>NVIDIA's vGPU type files: "ID : Name" lines under a header, and the current ID (0: none).</summary>

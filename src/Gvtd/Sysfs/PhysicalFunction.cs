@@ -2,10 +2,11 @@ namespace Gvtd.Sysfs;
 
 /// <summary>
 /// A virtual function as sysfs shows it. Index is the PF's virtfnN number (0-based); the drivers'
-/// provisioning directories count VFs from 1 (vf1 is virtfn0). Driver is "" when none is bound.
+/// provisioning directories count VFs from 1 (vf1 is virtfn0). Driver is "" when none is bound (its
+/// driver_override is not read: that read can wait for a VM, docs/kernel/device-lock.md).
 /// </summary>
 public sealed record VirtualFunction(
-    string Address, int Index, string SysfsPath, string Driver, string DriverOverride, int? IommuGroup, DeviceUse Use,
+    string Address, int Index, string SysfsPath, string Driver, int? IommuGroup, DeviceUse Use,
     NvidiaVf? Nvidia = null)
 {
     /// <summary>Not known to be free (as for a mediated device): every count change waits for Free.</summary>

@@ -25,7 +25,7 @@ public sealed class FunctionPlannerProperties
     private static readonly Gen<VirtualFunction> Vfs =
         Gen.Select(Gen.Frequency((6, Gen.Const(DeviceUse.Free)), (2, Gen.Const(DeviceUse.Held)), (2, Gen.Const(DeviceUse.Unknown))),
             Gen.Frequency((6, Gen.Const("vfio-pci")), (2, Gen.Const("")), (1, Gen.Const("i915"))),
-            (use, driver) => new VirtualFunction("", 0, "", driver, driver, 7, use));
+            (use, driver) => new VirtualFunction("", 0, "", driver, 7, use));
 
     private static readonly Gen<Host> Hosts =
         Gen.Select(Vfs.Array[0, 4].Array[Pfs.Length], Gen.Int[-1, 5].Array[Pfs.Length], Gen.Bool.Array[Pfs.Length], Gen.Enum<PrunePolicy>(), Gen.Bool,
@@ -90,10 +90,10 @@ public sealed class FunctionPlannerProperties
                     // As the applier does: through 0, then the declared count, each VF bound to vfio-pci.
                     FunctionActionKind.Enable or FunctionActionKind.Reset => pf with
                     {
-                        Vfs = [.. Enumerable.Range(0, action.WantedVfs).Select(n => new VirtualFunction(pf.Address[..^1] + (n + 1), n, "", "vfio-pci", "vfio-pci", 7, DeviceUse.Free))],
+                        Vfs = [.. Enumerable.Range(0, action.WantedVfs).Select(n => new VirtualFunction(pf.Address[..^1] + (n + 1), n, "", "vfio-pci", 7, DeviceUse.Free))],
                     },
                     FunctionActionKind.Disable => pf with { Vfs = [] },
-                    _ => pf with { Vfs = [.. pf.Vfs.Select(v => v.Driver.Length == 0 ? v with { Driver = "vfio-pci", DriverOverride = "vfio-pci" } : v)] },
+                    _ => pf with { Vfs = [.. pf.Vfs.Select(v => v.Driver.Length == 0 ? v with { Driver = "vfio-pci" } : v)] },
                 };
                 if (action.Kind is FunctionActionKind.Enable or FunctionActionKind.Reset) owned.Add(action.Address);
                 if (action.Kind == FunctionActionKind.Disable && action.Desired is null) owned.Remove(action.Address);

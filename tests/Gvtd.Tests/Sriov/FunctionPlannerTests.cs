@@ -15,7 +15,7 @@ public sealed class FunctionPlannerTests : IDisposable
 
     private static PhysicalFunction Observed(int vfs, DeviceUse use = DeviceUse.Free, string vfDriver = "vfio-pci", string driver = "xe") =>
         new(Pf, "/sys/devices/pci0000:00/" + Pf, driver, 8, AutoProbe: false,
-            [.. Enumerable.Range(0, vfs).Select(i => new VirtualFunction($"0000:03:00.{i + 1}", i, "", vfDriver, vfDriver, 10 + i, i == 0 ? use : DeviceUse.Free))],
+            [.. Enumerable.Range(0, vfs).Select(i => new VirtualFunction($"0000:03:00.{i + 1}", i, "", vfDriver, 10 + i, i == 0 ? use : DeviceUse.Free))],
             Provisioning: null);
 
     private FunctionAction Plan(string yaml, PhysicalFunction? pf, bool owned, bool asleep = false, string? blind = null)
