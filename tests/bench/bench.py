@@ -218,15 +218,17 @@ def flood(g, bus, seconds=5, clients=32):
             loop.quit()
 
     def plan(proxy):
-        def answered(_):
-            state["answered"] += 1
+        def done(outcome):
+            state[outcome] += 1
             settle()
             if not state["stop"]:
                 plan(proxy)
 
+        def answered(_):
+            done("answered")
+
         def failed(_):
-            state["failed"] += 1
-            answered(None)
+            done("failed")
         state["in_flight"] += 1
         proxy.Plan(dbus_interface=IFACE, reply_handler=answered, error_handler=failed, timeout=60)
 
