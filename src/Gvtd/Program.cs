@@ -63,6 +63,7 @@ internal static class Program
         builder.Services.AddSingleton<DesiredStateStore>();
         builder.Services.AddSingleton(LoadLedger(options, logger));
         builder.Services.AddSingleton<Reconciler>();
+        builder.Services.AddSingleton<PlanPreview>();
         builder.Services.AddSingleton<ReconcileWorker>();
         builder.Services.AddSingleton<ManagedDeclarations>();
         builder.Services.AddSingleton<ManagerCommands>();

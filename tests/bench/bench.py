@@ -8,6 +8,7 @@ AOT_DIR = os.path.join(REPO, "artifacts", "aot")
 GVTD = os.path.join(AOT_DIR, "gvtd")
 GVTCTL = os.path.join(AOT_DIR, "gvtctl")
 NAME, MANAGER, IFACE = "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager"
+PROPERTIES = "org.freedesktop.DBus.Properties"
 
 
 def publish():
@@ -56,16 +57,16 @@ class PrivateBus:
 class Gvtd:
     """gvtd started the way systemd starts it: with a NOTIFY_SOCKET, timed from exec to READY=1."""
 
-    def __init__(self, tmp, bus, args):
+    def __init__(self, tmp, bus, args, binary=GVTD, env=None):
         notify_path = os.path.join(tmp, f"notify-{time.monotonic_ns()}")
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(notify_path)
         notify.settimeout(30)
-        env = dict(os.environ, NOTIFY_SOCKET=notify_path, DBUS_SESSION_BUS_ADDRESS=bus.address)
+        env = dict(os.environ, **(env or {}), NOTIFY_SOCKET=notify_path, DBUS_SESSION_BUS_ADDRESS=bus.address)
         env.pop("JOURNAL_STREAM", None)
         start = time.monotonic()
         self.log = open(notify_path + ".log", "w")
-        self.proc = subprocess.Popen([GVTD, "--bus", "user"] + args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([binary, "--bus", "user"] + args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         while b"READY=1" not in notify.recv(4096):
             pass
         self.ready_ms = (time.monotonic() - start) * 1000
@@ -104,6 +105,12 @@ class Gvtd:
             time.sleep(0.25)
             last.update(self.thread_times())
         return sum(ns - first.get(tid, 0) for tid, ns in last.items()) / 1e6
+
+    def cpu_ticks(self):
+        """utime + stime of the whole process in clock ticks (threads that ended included)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
 
     def stop(self):
         """SIGTERM, as systemctl stop sends it; returns the time to exit in ms."""
@@ -194,6 +201,94 @@ def listvgpus_on_the_bus_ms(bus, runs=20):
     return statistics.median(latencies), statistics.median(walls)
 
 
+def flood(g, bus, seconds=5, clients=32):
+    """
+    Plan is open to anyone: `clients` connections call it back to back for `seconds` (one call in
+    flight each, as a script in a loop would), while one more reads a property back to back.
+    Returns the property reads' latencies (ms), the Plan calls answered and failed, gvtd's CPU
+    (ms) and its RSS (MB) sampled during the flood.
+    """
+    import dbus.mainloop.glib
+    from gi.repository import GLib
+    mainloop = dbus.mainloop.glib.DBusGMainLoop()
+    loop = GLib.MainLoop()
+    proxies = [dbus.bus.BusConnection(bus.address, mainloop=mainloop).get_object(NAME, MANAGER) for _ in range(clients + 1)]
+    state = {"answered": 0, "failed": 0, "in_flight": 0, "stop": False}
+    latencies, rss = [], []
+
+    def settle():
+        state["in_flight"] -= 1
+        if state["stop"] and state["in_flight"] == 0:
+            loop.quit()
+
+    def plan(proxy):
+        def done(outcome):
+            state[outcome] += 1
+            settle()
+            if not state["stop"]:
+                plan(proxy)
+
+        def answered(_):
+            done("answered")
+
+        def failed(_):
+            done("failed")
+        state["in_flight"] += 1
+        proxy.Plan(dbus_interface=IFACE, reply_handler=answered, error_handler=failed, timeout=60)
+
+    def read_property(proxy):
+        start = time.monotonic()
+
+        def answered(*_):
+            latencies.append((time.monotonic() - start) * 1000)
+            settle()
+            if not state["stop"]:
+                read_property(proxy)
+        state["in_flight"] += 1
+        proxy.Get(IFACE, "State", dbus_interface=PROPERTIES, reply_handler=answered, error_handler=answered, timeout=60)
+
+    def sample():
+        rss.append(g.rss_mib())
+        return not state["stop"]
+
+    def stop():
+        state["stop"] = True
+        return False
+
+    cpu = g.cpu_ticks()
+    for proxy in proxies[:-1]:
+        plan(proxy)
+    read_property(proxies[-1])
+    GLib.timeout_add(250, sample)
+    GLib.timeout_add(int(seconds * 1000), stop)
+    loop.run()
+    cpu_ms = (g.cpu_ticks() - cpu) * 1000 / os.sysconf("SC_CLK_TCK")
+    return latencies, state["answered"], state["failed"], cpu_ms, rss
+
+
+def flood_rows(tmp, bus, run, binary=GVTD, env=None, seconds=5):
+    """The flood figures, on a gvtd of their own (simulated GPU, two vGPUs, as in tests/Gvtd.Tests)."""
+    g = Gvtd(tmp, bus, simulated(tmp, run), binary, env)
+    try:
+        time.sleep(1)
+        before = g.rss_mib()
+        latencies, answered, failed, cpu_ms, during = flood(g, bus, seconds)
+        time.sleep(5)
+        after = g.rss_mib()
+    finally:
+        g.stop()
+    p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 2 else float("nan")
+    return [
+        (f"flood: 32 clients calling Plan for {seconds} s, Plan calls answered", f"{answered}", "(printed)", None),
+        ("  Plan calls that failed", f"{failed}", "0", failed == 0),
+        ("  property reads during the flood, p99 latency", f"{p99:.1f} ms", "<= 20 ms", p99 <= 20),
+        ("  gvtd CPU per Plan call", f"{cpu_ms * 1000 / max(answered, 1):.0f} us", "(printed)", None),
+        ("  resident memory before the flood", f"{before:.1f} MB", "(printed)", None),
+        ("  resident memory during the flood (highest)", f"{max(during, default=0):.1f} MB", "(printed)", None),
+        ("  resident memory 5 s after the flood", f"{after:.1f} MB", f"<= {before + 5:.0f} MB", after <= before + 5),
+    ]
+
+
 def main():
     idle_seconds = int(os.environ.get("BENCH_IDLE_SECONDS", "60"))
     publish()
@@ -229,6 +324,8 @@ def main():
             idle = g.idle_cpu_ms(idle_seconds) * 60 / idle_seconds
             rows.append((f"CPU time idle, per minute (over {idle_seconds} s, default settings)", f"{idle:.1f} ms", "<= 2 ms", idle <= 2))
             g.stop()
+
+            rows.extend(flood_rows(tmp, bus, run=5))
 
             for present, label in ((True, "pass over 1,000 declared devices, all present"), (False, "pass over 1,000 declared devices, all created")):
                 root = os.path.join(tmp, f"tree-{present}")

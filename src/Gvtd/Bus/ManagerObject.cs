@@ -44,29 +44,30 @@ internal sealed class ManagerObject(ManagerCommands commands, Authorizer authori
         call.Reply();
     });
 
-    private Task Plan(BusCall call) => Refusable(call, () => Task.Run(() =>
+    /// <summary>Open to anyone: the read behind it is shared with every caller asking at the same time (PlanPreview).</summary>
+    private Task Plan(BusCall call) => Refusable(call, async () =>
     {
-        var rows = commands.Plan().Select(a => new PlanRow(a.KindName, a.Uuid, a.Type, a.Parent, a.Reason)).ToList();
+        var rows = (await commands.PlanAsync()).Select(a => new PlanRow(a.KindName, a.Uuid, a.Type, a.Parent, a.Reason)).ToList();
         call.Reply((ref MessageWriter w) => PlanRow.WriteArray(ref w, rows));
-    }));
+    });
 
     /// <summary>Read-only, like Plan: anyone may ask what an add would do.</summary>
     private Task PreviewAddVGpu(BusCall call)
     {
         var args = call.Arguments();
         var (uuid, type, parent) = (args.ReadString(), args.ReadString(), args.ReadString());
-        return Refusable(call, () => Task.Run(() =>
+        return Refusable(call, async () =>
         {
-            var rows = commands.PreviewAdd(uuid, type, parent).Select(a => new PlanRow(a.KindName, a.Uuid, a.Type, a.Parent, a.Reason)).ToList();
+            var rows = (await commands.PreviewAddAsync(uuid, type, parent)).Select(a => new PlanRow(a.KindName, a.Uuid, a.Type, a.Parent, a.Reason)).ToList();
             call.Reply((ref MessageWriter w) => PlanRow.WriteArray(ref w, rows));
-        }));
+        });
     }
 
-    private Task PlanFunctions(BusCall call) => Refusable(call, () => Task.Run(() =>
+    private Task PlanFunctions(BusCall call) => Refusable(call, async () =>
     {
-        var rows = commands.PlanFunctions().Select(a => new FunctionPlanRow(a.KindName, a.Address, a.Reason)).ToList();
+        var rows = (await commands.PlanFunctionsAsync()).Select(a => new FunctionPlanRow(a.KindName, a.Address, a.Reason)).ToList();
         call.Reply((ref MessageWriter w) => FunctionPlanRow.WriteArray(ref w, rows));
-    }));
+    });
 
     private Task ListFunctions(BusCall call)
     {

@@ -13,7 +13,7 @@ namespace Gvtd.Commands;
 /// before anything is written. Runs off the bus thread (it reads sysfs and writes files).
 /// </summary>
 public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclarations managed, SysfsReader reader,
-    OwnershipLedger ledger, Reconciler reconciler, ReconcileWorker worker)
+    OwnershipLedger ledger, PlanPreview preview, ReconcileWorker worker)
 {
     public Task<PassResult> ReconcileAsync() => worker.RequestPassAsync("Reconcile request", reload: false);
 
@@ -26,9 +26,10 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
         return result;
     }
 
-    public IReadOnlyList<PlannedAction> Plan() => reconciler.PlanNow().VGpus;
+    /// <summary>Anyone may ask, so concurrent callers share one read (PlanPreview).</summary>
+    public async Task<IReadOnlyList<PlannedAction>> PlanAsync() => (await preview.NowAsync()).VGpus;
 
-    public IReadOnlyList<FunctionAction> PlanFunctions() => reconciler.PlanNow().Functions;
+    public async Task<IReadOnlyList<FunctionAction>> PlanFunctionsAsync() => (await preview.NowAsync()).Functions;
 
     /// <summary>Declares a vGPU in gvtd's own drop-in file and runs a pass; returns its UUID.</summary>
     public async Task<string> AddAsync(string uuidText, string type, string parentText, bool runtime)
@@ -42,7 +43,7 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
             var state = ValidState(now);
             // Plan as if it were declared: refuse what could never be created, but accept an absent
             // parent (its driver may simply not be loaded yet).
-            var (plan, candidate) = PlanWith(state, uuid, type, parent);
+            var (plan, candidate) = PlanWith(state, reader.Read(), uuid, type, parent);
             var action = plan.First(a => a.Uuid == uuid && a.Desired == candidate);
             switch (action.Blocked)
             {
@@ -61,13 +62,16 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
 
     /// <summary>
     /// What the next pass would do were this vGPU declared too, without declaring it: what a client
-    /// shows before it asks AddVGpu (an empty UUID: one is made, and the plan names it).
+    /// shows before it asks AddVGpu (an empty UUID: one is made, and the plan names it). Anyone may
+    /// ask: the read is the one Plan callers share, and only the planning is this call's own.
     /// </summary>
-    public IReadOnlyList<PlannedAction> PreviewAdd(string uuidText, string type, string parentText)
+    public async Task<IReadOnlyList<PlannedAction>> PreviewAddAsync(string uuidText, string type, string parentText)
     {
         var (uuid, parent) = CheckedRequest(uuidText, type, parentText);
-        var state = desired.Current ?? throw new CommandException(CommandError.InvalidConfig, "gvtd has no valid desired state yet; fix the files first");
-        return PlanWith(state, uuid, type, parent).Plan;
+        var now = await preview.NowAsync();
+        if (now is not { State: { } state, Observed: { } observed })
+            throw new CommandException(CommandError.InvalidConfig, "gvtd has no valid desired state yet; fix the files first");
+        return PlanWith(state, observed, uuid, type, parent).Plan;
     }
 
     /// <summary>The request's UUID (made when empty) and normalised parent, or InvalidArgs saying what is wrong.</summary>
@@ -81,12 +85,12 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
     }
 
     /// <summary>The plan with the candidate declared as well; a UUID already declared is refused.</summary>
-    private (IReadOnlyList<PlannedAction> Plan, DesiredVGpu Candidate) PlanWith(DesiredStateSnapshot state, string uuid, string type, string parent)
+    private (IReadOnlyList<PlannedAction> Plan, DesiredVGpu Candidate) PlanWith(DesiredStateSnapshot state, ObservedState observed, string uuid, string type, string parent)
     {
         if (state.VGpus.FirstOrDefault(v => v.Uuid == uuid) is { } existing)
             throw InvalidArgs($"vGPU {uuid} is already declared at {existing.Source}");
         var candidate = new DesiredVGpu(uuid, type, parent, null, new SourceLocation("(request)", 0, 0));
-        return (Planner.Plan(state with { VGpus = [.. state.VGpus, candidate] }, reader.Read(), ledger.Owned), candidate);
+        return (Planner.Plan(state with { VGpus = [.. state.VGpus, candidate] }, observed, ledger.Owned), candidate);
     }
 
     /// <summary>Drops a declaration gvtd's own file holds, and runs a pass (which removes the device).</summary>

@@ -60,12 +60,15 @@ public sealed class Reconciler(
         .Concat(_current.FunctionPlan.Where(a => a.Blocked == BlockReason.RetryLater).Select(a => a.Address))
         .Select(key => (TimeSpan?)(_backoff.Wait(key) ?? TimeSpan.Zero)).Min();
 
-    /// <summary>What the next pass would do, without doing it (failed changes still waiting to be retried show as blocked).</summary>
-    public (IReadOnlyList<PlannedAction> VGpus, IReadOnlyList<FunctionAction> Functions) PlanNow()
+    /// <summary>
+    /// What the next pass would do, without doing it (failed changes still waiting to be retried
+    /// show as blocked). A whole read: callers outside the daemon go through PlanPreview, which shares it.
+    /// </summary>
+    public Preview PlanNow()
     {
-        if (desired.Current is not { } state) return ([], []);
+        if (desired.Current is not { } state) return Preview.Nothing;
         var observed = Read(state);
-        return (WithBackoff(Planner.Plan(state, observed, ledger.Owned, Asleep)), PlanFunctions(state, observed, Asleep));
+        return new Preview(state, observed, WithBackoff(Planner.Plan(state, observed, ledger.Owned, Asleep)), PlanFunctions(state, observed, Asleep));
     }
 
     /// <summary>One read of the host, with the PFs gvtd looks after read even while they have no VFs.</summary>
