@@ -46,7 +46,7 @@ qemu_has_group() {
 declared_devices_appear() {
     write_config "$A:mtty-1" "$B:mtty-2"
     ensure_gvtd
-    wait_until 10 "both declared devices exist" eval "device_exists $A && device_exists $B"
+    wait_until "both declared devices exist" eval "device_exists $A && device_exists $B"
     [ "$(device_type "$A")" = mtty-1 ] || fail "$A has type $(device_type "$A"), want mtty-1"
     [ "$(device_type "$B")" = mtty-2 ] || fail "$B has type $(device_type "$B"), want mtty-2"
     [ "$(device_parent "$A")" = mtty ] || fail "$A is on parent $(device_parent "$A"), want mtty"
@@ -61,11 +61,11 @@ declared_devices_appear() {
 
 removed_by_hand_comes_back() {
     ensure_gvtd
-    wait_until 10 "$A exists" device_exists "$A"
+    wait_until "$A exists" device_exists "$A"
     echo 1 > "$MDEV/$A/remove"
     device_gone "$A" || fail "echo 1 > remove did not remove $A"
     reconcile > /dev/null
-    wait_until 10 "$A is back" device_exists "$A"
+    wait_until "$A is back" device_exists "$A"
     [ "$(device_type "$A")" = mtty-1 ] || fail "$A came back as $(device_type "$A")"
 }
 
@@ -82,12 +82,12 @@ hand_made_survives_prune_owned() {
 
 undeclared_removed_on_sighup() {
     ensure_gvtd
-    wait_until 10 "$B exists" device_exists "$B"
+    wait_until "$B exists" device_exists "$B"
     local mark
     mark=$(log_size)
     write_config "$A:mtty-1"
     signal_gvtd HUP
-    wait_until 10 "$B is removed" device_gone "$B"
+    wait_until "$B is removed" device_gone "$B"
     in_ledger "$B" && fail "$B is still in the ledger after its removal"
     in_ledger "$A" || fail "$A left the ledger"
     device_exists "$A" || fail "$A was removed too"
@@ -102,7 +102,7 @@ broken_file_changes_nothing() {
     # Drops A as well: a daemon that acted on this file would remove it.
     printf 'settings:\n  interval: 2s\nvgpus:\n  - uuid: not-a-uuid\n    type: mtty-1\n    parent: mtty\n' > "$CFG"
     signal_gvtd HUP
-    wait_until 10 "ConfigError is set" eval '[ -n "$(manager_prop ConfigError)" ]'
+    wait_until "ConfigError is set" eval '[ -n "$(manager_prop ConfigError)" ]'
     sleep 5 # two more interval passes
     error=$(manager_prop ConfigError)
     echo "ConfigError: $error"
@@ -111,7 +111,7 @@ broken_file_changes_nothing() {
     [ "$(cat "$LEDGER")" = "$before_ledger" ] || fail "the ledger changed"
     if busctl call "${MANAGER[@]}" Reload 2> "$WORK/reload.err"; then fail "Reload of a broken file succeeded"; fi
     write_config "$A:mtty-1"
-    wait_until 10 "ConfigError clears after a fix" eval '[ -z "$(manager_prop ConfigError)" ]'
+    wait_until "ConfigError clears after a fix" eval '[ -z "$(manager_prop ConfigError)" ]'
 }
 
 over_capacity_fails_clearly() {
@@ -130,7 +130,7 @@ over_capacity_fails_clearly() {
     reconcile > /dev/null || true
     for entry in "${fleet[@]}"; do
         uuid=${entry%%:*}
-        wait_until 10 "$uuid exists" device_exists "$uuid"
+        wait_until "$uuid exists" device_exists "$uuid"
     done
     device_exists "$E" && fail "$E exists although there was no capacity for it"
     local state error
@@ -145,14 +145,14 @@ over_capacity_fails_clearly() {
     # Leave room for the next scenarios.
     write_config "$A:mtty-1"
     reconcile > /dev/null
-    for entry in "${fleet[@]}"; do wait_until 10 "${entry%%:*} is removed" device_gone "${entry%%:*}"; done
+    for entry in "${fleet[@]}"; do wait_until "${entry%%:*} is removed" device_gone "${entry%%:*}"; done
 }
 
 held_device_not_removed() {
     ensure_gvtd
     write_config "$A:mtty-1" "$V:mtty-1"
     reconcile > /dev/null
-    wait_until 10 "$V exists" device_exists "$V"
+    wait_until "$V exists" device_exists "$V"
     start_holder "$V"
     local mark
     mark=$(log_size)
@@ -177,8 +177,8 @@ held_device_not_removed() {
     [[ $reason == *"in use"* ]] || fail "$V's LastError does not say it is in use: '$reason'"
     if log_since "$mark" | grep -q "did not return within"; then fail "gvtd wrote remove to the held device (stuck write)"; fi
     stop_holder
-    wait_until 15 "$V is removed after its holder exits" device_gone "$V"
-    wait_until 5 "$V leaves the ledger" eval "! in_ledger $V"
+    wait_until "$V is removed after its holder exits" device_gone "$V"
+    wait_until "$V leaves the ledger" eval "! in_ledger $V"
 }
 
 # A real VM as the client: Debian's QEMU, started paused (-S: TCG runs no guest code) with exactly
@@ -189,7 +189,7 @@ real_qemu_holds_device() {
     ensure_gvtd
     write_config "$A:mtty-1" "$Q:mtty-1"
     reconcile > /dev/null
-    wait_until 10 "$Q exists" device_exists "$Q"
+    wait_until "$Q exists" device_exists "$Q"
     [ "$(vgpu_prop "$Q" InUse)" = false ] || fail "$Q is in use before any VM started"
     local printed args
     # No process substitution: the guest has no /dev/fd.
@@ -201,11 +201,11 @@ real_qemu_holds_device() {
     echo $! > "$WORK/qemu.pid"
     local group opened took
     group=$(basename "$(readlink "$MDEV/$Q/iommu_group")")
-    wait_until 60 "QEMU opened /dev/vfio/$group (its output: $(cat "$WORK/qemu.out" 2>/dev/null))" qemu_has_group "$group"
+    wait_until "QEMU opened /dev/vfio/$group (its output: $(cat "$WORK/qemu.out" 2>/dev/null))" qemu_has_group "$group"
     opened=$(now_ms)
-    wait_until 10 "$Q shows InUse while QEMU holds it" eval '[ "$(vgpu_prop "$Q" InUse)" = true ]'
+    wait_until "$Q shows InUse while QEMU holds it" eval '[ "$(vgpu_prop "$Q" InUse)" = true ]'
     took=$(( $(now_ms) - opened ))
-    echo "InUse true ${took} ms after QEMU opened the group (busctl under TCG included)"
+    figure "real kernel (TCG): QEMU opened the group -> InUse true: ${took} ms (busctl under TCG included)"
     write_config "$A:mtty-1"
     signal_gvtd HUP
     local round
@@ -218,9 +218,9 @@ real_qemu_holds_device() {
     wait "$(cat "$WORK/qemu.pid")" 2>/dev/null || true
     local quit
     quit=$(now_ms)
-    wait_until 15 "$Q is removed once QEMU quit" device_gone "$Q"
-    echo "$Q removed $(( $(now_ms) - quit )) ms after QEMU quit"
-    wait_until 5 "$Q leaves the ledger" eval "! in_ledger $Q"
+    wait_until "$Q is removed once QEMU quit" device_gone "$Q"
+    figure "real kernel (TCG): QEMU quit -> its vGPU removed: $(( $(now_ms) - quit )) ms"
+    wait_until "$Q leaves the ledger" eval "! in_ledger $Q"
 }
 
 # The fallback when gvtd cannot see the VFIO user (only an anonymous device fd is held): the remove
@@ -230,7 +230,7 @@ stuck_remove_keeps_answering() {
     ensure_gvtd
     write_config "$A:mtty-1" "$S:mtty-1"
     reconcile > /dev/null
-    wait_until 10 "$S exists" device_exists "$S"
+    wait_until "$S exists" device_exists "$S"
     start_holder --device-only "$S"
     local mark
     mark=$(log_size)
@@ -253,8 +253,8 @@ stuck_remove_keeps_answering() {
     [[ $state == removing || $state == pending ]] || fail "$S is '$state' while its remove is stuck, want removing or pending"
     in_ledger "$S" || fail "$S left the ledger while the kernel still has it"
     stop_holder
-    wait_until 15 "$S is removed once its holder exits" eval "! device_in_kernel $S"
-    wait_until 10 "$S leaves the ledger" eval "! in_ledger $S"
+    wait_until "$S is removed once its holder exits" eval "! device_in_kernel $S"
+    wait_until "$S leaves the ledger" eval "! in_ledger $S"
     [ "$(devices)" = "$(printf '%s\n' "$A" "$H" | sort)" ] || fail "devices afterwards: $(devices | tr '\n' ' ')"
 }
 
@@ -263,12 +263,12 @@ kill9_restart_converges() {
     local before_ledger mark
     before_ledger=$(ledger)
     signal_gvtd KILL
-    wait_until 5 "gvtd is dead" eval '! gvtd_running'
+    wait_until "gvtd is dead" eval '! gvtd_running'
     # Changed while gvtd was down: it must pick this up, and keep what it already made.
     write_config "$A:mtty-1" "$W:mtty-2"
     mark=$(log_size)
     start_gvtd
-    wait_until 10 "$W exists" device_exists "$W"
+    wait_until "$W exists" device_exists "$W"
     local want
     want=$(printf '%s\n' "$A" "$H" "$W" | sort)
     [ "$(devices)" = "$want" ] || fail "devices after restart: $(devices | tr '\n' ' '), want $A $H $W"
@@ -284,9 +284,9 @@ sigterm_exits_leaving_devices() {
     pid=$(gvtd_pid)
     start=$(now_ms)
     signal_gvtd TERM
-    wait_until 5 "gvtd exits after SIGTERM" eval "! is_running $pid"
+    wait_until "gvtd exits after SIGTERM" eval "! is_running $pid"
     took=$(( $(now_ms) - start ))
-    echo "gvtd exited ${took} ms after SIGTERM"
+    figure "real kernel (TCG): SIGTERM -> gvtd exited: ${took} ms"
     sleep 1
     [ "$(devices)" = "$before" ] || fail "devices changed on SIGTERM: $(devices | tr '\n' ' ')"
 }
@@ -319,13 +319,13 @@ unprivileged_refused_reconcile() {
 # must stay, and gvtd must say what it cannot see. It stays after the holder exits too, as gvtd
 # still cannot see; once gvtd runs with its capabilities again, the device goes.
 blind_gvtd_keeps_held_device() {
-    if gvtd_running; then signal_gvtd TERM; wait_until 5 "gvtd stopped" eval '! gvtd_running'; fi
+    if gvtd_running; then signal_gvtd TERM; wait_until "gvtd stopped" eval '! gvtd_running'; fi
     write_config "$A:mtty-1" "$Z:mtty-1"
     start_gvtd setpriv --bounding-set=-sys_ptrace,-dac_read_search --inh-caps=-sys_ptrace,-dac_read_search
     local caps
     caps=$(( 16#$(awk '/^CapEff:/ {print $2}' "/proc/$(gvtd_pid)/status") ))
     (( (caps & 0x80004) == 0 )) || fail "gvtd still has CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH (CapEff $caps)"
-    wait_until 10 "$Z exists" device_exists "$Z"
+    wait_until "$Z exists" device_exists "$Z"
     local group reason
     group=$(basename "$(readlink "$MDEV/$Z/iommu_group")")
     chown 65534 "/dev/vfio/$group"
@@ -342,30 +342,30 @@ blind_gvtd_keeps_held_device() {
     sleep 5
     device_exists "$Z" || fail "gvtd removed $Z while it still could not see who holds it"
     signal_gvtd TERM
-    wait_until 5 "gvtd stopped" eval '! gvtd_running'
+    wait_until "gvtd stopped" eval '! gvtd_running'
     start_gvtd
-    wait_until 10 "$Z is removed once gvtd can see that nobody holds it" device_gone "$Z"
+    wait_until "$Z is removed once gvtd can see that nobody holds it" device_gone "$Z"
 }
 
 # The kernel's uevents drive passes: with a 10 minute interval, a device removed by hand and the
-# devices of a parent whose driver is unloaded and loaded again are back within 2 s.
+# devices of a parent whose driver is unloaded and loaded again come back (how soon is a figure).
 uevents_drive_passes() {
     ensure_gvtd
     INTERVAL=10m write_config "$A:mtty-1"
     signal_gvtd HUP
-    wait_until 10 "$A exists" device_exists "$A"
+    wait_until "$A exists" device_exists "$A"
     sleep 1
     local mark start
     mark=$(log_size)
     start=$(now_ms)
     echo 1 > "$MDEV/$A/remove"
-    wait_until 2 "$A is back after a hand removal, from the uevent alone" device_exists "$A"
-    echo "hand removal: back after $(( $(now_ms) - start )) ms"
+    wait_until "$A is back after a hand removal, from the uevent alone" device_exists "$A"
+    figure "real kernel (TCG): removed by hand -> back: $(( $(now_ms) - start )) ms"
     # The driver goes (with no devices left, as rmmod needs), A is declared meanwhile, and gvtd
     # waits for the parent; loading the driver is what makes it act.
     INTERVAL=10m write_config
     signal_gvtd HUP
-    wait_until 10 "$A is removed once no longer declared" device_gone "$A"
+    wait_until "$A is removed once no longer declared" device_gone "$A"
     local d
     for d in $(devices); do echo 1 > "$MDEV/$d/remove"; done
     rmmod mtty || fail "rmmod mtty failed: $(devices | tr '\n' ' ')"
@@ -375,8 +375,8 @@ uevents_drive_passes() {
     device_exists "$A" && fail "$A exists while its parent's driver is not loaded"
     start=$(now_ms)
     insmod "$MTTY_KO"
-    wait_until 2 "$A is back after the driver was loaded again" device_exists "$A"
-    echo "driver reload: back after $(( $(now_ms) - start )) ms"
+    wait_until "$A is back after the driver was loaded again" device_exists "$A"
+    figure "real kernel (TCG): mtty reloaded -> declared device back: $(( $(now_ms) - start )) ms"
     in_ledger "$A" || fail "$A is no longer gvtd's after the reload"
     log_since "$mark" | grep "Pass (" || true
     if log_since "$mark" | grep -q "Pass (interval)"; then fail "an interval pass ran: the clock, not the events, did this"; fi
@@ -385,11 +385,11 @@ uevents_drive_passes() {
     for i in $(seq 1 23); do fleet+=("$(printf 'f0000000-0000-4000-8000-%012d' "$i"):mtty-1"); done
     INTERVAL=10m write_config "${fleet[@]}"
     signal_gvtd HUP
-    wait_until 30 "all 24 declared devices exist" eval '[ "$(devices | wc -l)" -eq 24 ]'
+    wait_until "all 24 declared devices exist" eval '[ "$(devices | wc -l)" -eq 24 ]'
     sleep 1
     mark=$(log_size)
     for d in $(devices); do echo 1 > "$MDEV/$d/remove"; done
-    wait_until 30 "all 24 are back" eval '[ "$(devices | wc -l)" -eq 24 ]'
+    wait_until "all 24 are back" eval '[ "$(devices | wc -l)" -eq 24 ]'
     sleep 1
     local passes
     passes=$(log_since "$mark" | grep -c "Pass (" || true)

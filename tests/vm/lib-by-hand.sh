@@ -40,7 +40,7 @@ start_gvtd() {
     "$@" "$GVTD" --config "$CFG" --state-dir "$STATE" --runtime-dir /run/gvtd --sysfs-root /sys --bus system \
         >> "$GVTD_LOG" 2>&1 &
     echo $! > "$WORK/gvtd.pid"
-    wait_until 20 "gvtd serves D-Bus and has finished its first pass" gvtd_done_first_pass
+    wait_until "gvtd serves D-Bus and has finished its first pass" gvtd_done_first_pass
 }
 
 # start_holder [--as-nobody] [--device-only] UUID: a VFIO user that holds the device until stop_holder.
@@ -50,7 +50,7 @@ start_holder() {
     rm -f "$WORK/hold.out"
     "${as[@]}" "$HOLD" "$@" > "$WORK/hold.out" 2>&1 &
     echo $! > "$WORK/holder.pid"
-    wait_until 10 "the VFIO holder has the device" grep -q holding "$WORK/hold.out"
+    wait_until "the VFIO holder has the device" grep -q holding "$WORK/hold.out"
 }
 
 holder_running() { is_running "$(cat "$WORK/holder.pid")"; }
@@ -73,5 +73,5 @@ start_bus() {
     sed -e "s|@SOCKET@|/run/gvtd-vm-bus/system_bus_socket|" -e "s|@POLICY@|$REPO/packaging/dbus/org.gvtd.Gvtd1.conf|" \
         "$REPO/tests/system-bus.conf.in" > "$WORK/bus.conf"
     dbus-daemon --config-file="$WORK/bus.conf" --nofork --nopidfile >> "$RESULTS/dbus.log" 2>&1 &
-    wait_until 10 "the bus socket exists" test -S /run/gvtd-vm-bus/system_bus_socket
+    wait_until "the bus socket exists" test -S /run/gvtd-vm-bus/system_bus_socket
 }
