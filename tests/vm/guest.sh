@@ -159,13 +159,12 @@ held_device_not_removed() {
     write_config "$A:mtty-1"
     signal_gvtd HUP
     # Three intervals of watching: the device stays and gvtd answers promptly all along.
-    local round
-    for round in 1 2 3 4 5 6; do
-        answers_within_1s "while $V was held"
+    for _ in 1 2 3 4 5 6; do
+        answers_while "while $V was held"
         device_exists "$V" || fail "$V was removed while a VFIO user held it"
         sleep 1
     done
-    echo "get-property times while held (ms): $(cat "$WORK/answer-times")"
+    answers_figure "while a VFIO user held a device gvtd no longer declares"
     # Undeclared and waiting for its VM, the device reads as "removing" (or "blocked"), InUse, with
     # a reason that says why it has not gone yet.
     local state reason
@@ -208,8 +207,7 @@ real_qemu_holds_device() {
     figure "real kernel (TCG): QEMU opened the group -> InUse true: ${took} ms (busctl under TCG included)"
     write_config "$A:mtty-1"
     signal_gvtd HUP
-    local round
-    for round in 1 2 3; do
+    for _ in 1 2 3; do
         sleep 1
         device_exists "$Q" || fail "$Q was removed while QEMU held it"
     done
@@ -236,12 +234,11 @@ stuck_remove_keeps_answering() {
     mark=$(log_size)
     write_config "$A:mtty-1"
     signal_gvtd HUP
-    local round
-    for round in $(seq 1 13); do
-        answers_within_1s "while a remove was stuck"
+    for _ in $(seq 1 13); do
+        answers_while "while a remove was stuck"
         sleep 1
     done
-    echo "get-property times while the remove was stuck (ms): $(cat "$WORK/answer-times")"
+    answers_figure "while a remove was stuck in the kernel"
     holder_running || fail "the VFIO holder died: $(cat "$WORK/hold.out")"
     # While the remove waits, the kernel has already dropped the /sys/bus/mdev/devices link (the bus
     # unlinks before it unbinds the driver); the device itself lives on under its parent.

@@ -89,7 +89,7 @@ vgpu_prop() {
 # command that failed.
 run_scenario() {
     local name=$1 fn=$2 start rc
-    rm -f "$WORK/why"
+    rm -f "$WORK/why" "$WORK/answer-times" "$WORK/bus-times"
     start=$(now_ms)
     log "=== $name" >> "$RESULTS/guest.log"
     set +e
