@@ -106,7 +106,8 @@ sriov_count_change_waits_for_held_vf() {
     write_sriov_config 3
     wait_until "the plan shows the change blocked by the VM" eval 'plan_of "$PF" | grep -q "^blocked: .*VF $vf is in use by a VM"'
     echo "plan while held: $(plan_of "$PF")"
-    sleep 3
+    # Plan is worked out on the spot; a pass that began after the change must have ended too.
+    reconcile > /dev/null
     [ "$(vf_count "$PF")" -eq 2 ] || fail "the count changed while a VM held $vf"
     [ "$(driver_of "$vf")" = vfio-pci ] || fail "$vf lost its driver while held"
     holder_running || fail "the holder was ended"
@@ -142,7 +143,10 @@ sriov_undeclared_pf_untouched() {
     mark=$(log_size)
     reconcile > /dev/null
     signal_gvtd HUP
-    sleep 3
+    # Once gvtd logged the SIGHUP its reload pass is queued; the Reconcile call returns once that
+    # pass, or a later one, has ended.
+    wait_until "gvtd logged the SIGHUP" eval 'log_since "$mark" | grep -q SIGHUP'
+    reconcile > /dev/null
     after="$(vf_count "$OTHER") $(cat "$PCI/$OTHER/sriov_drivers_autoprobe") $(cat "$PCI/$vf/driver_override") $(driver_of "$vf")"
     [ "$before" = "$after" ] || fail "the undeclared PF changed: '$before' -> '$after'"
     [[ $(plan_of "$OTHER") == ignore:* ]] || fail "the plan for $OTHER is '$(plan_of "$OTHER")', want ignore"

@@ -73,7 +73,7 @@ hand_made_survives_prune_owned() {
     ensure_gvtd
     echo "$H" > "$TYPES/mtty-1/create"
     reconcile > /dev/null
-    sleep 5 # two more interval passes
+    after_passes 2 "the Reconcile call" # two interval passes as well
     device_exists "$H" || fail "gvtd removed the hand-made device $H under prune: owned"
     in_ledger "$H" && fail "the hand-made device $H got into the ledger"
     plan | jq -e --arg u "$H" 'select(.[1] == $u and .[0] == "ignore")' > /dev/null \
@@ -103,7 +103,7 @@ broken_file_changes_nothing() {
     printf 'settings:\n  interval: 2s\nvgpus:\n  - uuid: not-a-uuid\n    type: mtty-1\n    parent: mtty\n' > "$CFG"
     signal_gvtd HUP
     wait_until "ConfigError is set" eval '[ -n "$(manager_prop ConfigError)" ]'
-    sleep 5 # two more interval passes
+    after_passes 2 "ConfigError was set"
     error=$(manager_prop ConfigError)
     echo "ConfigError: $error"
     [[ $error =~ $CFG:[0-9]+:[0-9]+ ]] || fail "ConfigError does not name file:line:column: '$error'"
@@ -158,11 +158,15 @@ held_device_not_removed() {
     mark=$(log_size)
     write_config "$A:mtty-1"
     signal_gvtd HUP
-    # Three intervals of watching: the device stays and gvtd answers promptly all along.
-    for _ in 1 2 3 4 5 6; do
+    # Watched until two passes that began after the HUP have ended, and for three rounds at least:
+    # the device stays and gvtd answers promptly all along.
+    pass_mark
+    local rounds=0 deadline=$(( $(now_ms) + HANG_GUARD * 1000 ))
+    until [ "$(passes_since_mark)" -ge 2 ] && [ "$rounds" -ge 3 ]; do
+        [ "$(now_ms)" -lt "$deadline" ] || fail "hang guard: two passes after the HUP had not ended after ${HANG_GUARD}s"
         answers_while "while $V was held"
         device_exists "$V" || fail "$V was removed while a VFIO user held it"
-        sleep 1
+        rounds=$(( rounds + 1 ))
     done
     answers_figure "while a VFIO user held a device gvtd no longer declares"
     # Undeclared and waiting for its VM, the device reads as "removing" (or "blocked"), InUse, with
@@ -207,10 +211,8 @@ real_qemu_holds_device() {
     figure "real kernel (TCG): QEMU opened the group -> InUse true: ${took} ms (busctl under TCG included)"
     write_config "$A:mtty-1"
     signal_gvtd HUP
-    for _ in 1 2 3; do
-        sleep 1
-        device_exists "$Q" || fail "$Q was removed while QEMU held it"
-    done
+    after_passes 2 "the HUP"
+    device_exists "$Q" || fail "$Q was removed while QEMU held it"
     [ "$(vgpu_prop "$Q" InUse)" = true ] || fail "$Q is not shown in use while QEMU holds it"
     kill "$(cat "$WORK/qemu.pid")"
     wait "$(cat "$WORK/qemu.pid")" 2>/dev/null || true
@@ -234,16 +236,20 @@ stuck_remove_keeps_answering() {
     mark=$(log_size)
     write_config "$A:mtty-1"
     signal_gvtd HUP
-    for _ in $(seq 1 13); do
+    # Asked again and again until gvtd reports the remove as stuck (its write timeout is 10 s), and
+    # twice more after that.
+    local rounds=0 stuck_at=0 deadline=$(( $(now_ms) + HANG_GUARD * 1000 ))
+    until [ "$stuck_at" -gt 0 ] && [ "$rounds" -ge $(( stuck_at + 2 )) ]; do
+        [ "$(now_ms)" -lt "$deadline" ] || fail "hang guard: gvtd did not report the stuck remove of $S within ${HANG_GUARD}s"
         answers_while "while a remove was stuck"
-        sleep 1
+        rounds=$(( rounds + 1 ))
+        if [ "$stuck_at" -eq 0 ] && log_since "$mark" | grep -q "did not return within"; then stuck_at=$rounds; fi
     done
     answers_figure "while a remove was stuck in the kernel"
     holder_running || fail "the VFIO holder died: $(cat "$WORK/hold.out")"
     # While the remove waits, the kernel has already dropped the /sys/bus/mdev/devices link (the bus
     # unlinks before it unbinds the driver); the device itself lives on under its parent.
     device_in_kernel "$S" || fail "$S went although its holder still runs (the remove did not block?)"
-    log_since "$mark" | grep -q "did not return within" || fail "gvtd did not report the stuck remove of $S"
     local state
     state=$(vgpu_prop "$S" State)
     echo "S while its remove is stuck: $state, $(vgpu_prop "$S" LastError)"
@@ -276,16 +282,19 @@ kill9_restart_converges() {
 
 sigterm_exits_leaving_devices() {
     ensure_gvtd
-    local before pid start took
+    local before pid start took mark
     before=$(devices)
     pid=$(gvtd_pid)
+    mark=$(log_size)
     start=$(now_ms)
     signal_gvtd TERM
     wait_until "gvtd exits after SIGTERM" eval "! is_running $pid"
     took=$(( $(now_ms) - start ))
     figure "real kernel (TCG): SIGTERM -> gvtd exited: ${took} ms"
-    sleep 1
+    # Gone (or a zombie) means every write it made has returned: nothing can change after this.
     [ "$(devices)" = "$before" ] || fail "devices changed on SIGTERM: $(devices | tr '\n' ' ')"
+    log_since "$mark" | grep -q "Stopping; vGPUs are left in place" || fail "gvtd did not log an orderly stop: $(log_since "$mark" | tail -n 3 | tr '\n' '|')"
+    if log_since "$mark" | grep -q "Removed vGPU"; then fail "gvtd removed a vGPU on its way out"; fi
 }
 
 unprivileged_refused_reconcile() {
@@ -329,14 +338,14 @@ blind_gvtd_keeps_held_device() {
     start_holder --as-nobody "$Z"
     write_config "$A:mtty-1"
     signal_gvtd HUP
-    sleep 5 # two more interval passes
+    after_passes 2 "the HUP"
     device_exists "$Z" || fail "a gvtd that cannot see /proc/PID/fd removed $Z while another user's VM held it"
     reason=$(vgpu_prop "$Z" LastError)
     echo "Z while held, gvtd blind: state $(vgpu_prop "$Z" State), reason: $reason"
     [[ $reason == *"cannot tell"*CAP_SYS_PTRACE* ]] || fail "$Z's LastError does not say what gvtd cannot see: '$reason'"
     [ "$(vgpu_prop "$Z" InUse)" = true ] || fail "$Z is not reported InUse while gvtd cannot tell"
     stop_holder
-    sleep 5
+    after_passes 2 "the holder exited"
     device_exists "$Z" || fail "gvtd removed $Z while it still could not see who holds it"
     signal_gvtd TERM
     wait_until "gvtd stopped" eval '! gvtd_running'

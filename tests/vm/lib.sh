@@ -75,6 +75,41 @@ reconcile() { busctl call "${MANAGER[@]}" Reconcile; }
 list_vgpus() { busctl --json=short call "${MANAGER[@]}" ListVGpus | jq -c '.data[0][]'; }
 plan() { busctl --json=short call "${MANAGER[@]}" Plan | jq -c '.data[0][]'; }
 
+# ---- passes -----------------------------------------------------------------------------------
+# A check that nothing happened proves first that gvtd looked: it waits for passes that began after
+# the change to end. Every pass ends by setting LastReconcile (refused ones, on a broken file, too),
+# and nothing else sets it; passes never overlap. So of the ends seen after pass_mark, all but the
+# first belong to passes that began after it (the first may have been under way). A change missed
+# between two looks only makes the count lower, never higher.
+pass_mark() {
+    manager_prop LastReconcile > "$WORK/pass-last" || fail "cannot read LastReconcile"
+    echo 0 > "$WORK/pass-ends"
+}
+# passes_since_mark: how many passes that began after pass_mark have ended (so far as seen).
+passes_since_mark() {
+    local now ends
+    ends=$(cat "$WORK/pass-ends")
+    if now=$(manager_prop LastReconcile 2> /dev/null) && [ -n "$now" ] && [ "$now" != "$(cat "$WORK/pass-last")" ]; then
+        ends=$(( ends + 1 ))
+        echo "$now" > "$WORK/pass-last"
+        echo "$ends" > "$WORK/pass-ends"
+    fi
+    echo $(( ends > 0 ? ends - 1 : 0 ))
+}
+# after_passes N WHAT: returns once N passes that began after this call have ended (with a 2 s
+# interval: about N + 1 intervals). Where the interval is long, reconcile (which returns once a
+# pass begun after the call has ended) is the way to make one.
+after_passes() {
+    pass_mark
+    wait_until "$1 pass(es) that began after $2 have ended" eval "[ \"\$(passes_since_mark)\" -ge $1 ]"
+}
+
+# passes_until_created N (the log since a mark on stdin): how many passes it took for the created
+# counts of their "Pass (...)" lines to add up to N; nothing if they never do.
+passes_until_created() {
+    awk -v want="$1" '/Pass \(/ { passes++; if (match($0, /: created [0-9]+,/)) { n = substr($0, RSTART + 10, RLENGTH - 11); made += n } if (made >= want) { print passes; exit } }'
+}
+
 # vgpu_prop UUID PROPERTY: a property of the vGPU's own object, found through ListVGpus.
 vgpu_prop() {
     local path
