@@ -51,6 +51,7 @@ answers_figure() {
 gvtd_pid() { cat "$WORK/gvtd.pid" 2>/dev/null || echo 0; }
 gvtd_running() { is_running "$(gvtd_pid)"; }
 gvtd_done_first_pass() { [ "$(manager_prop LastReconcile 2>/dev/null || echo 0)" -gt 0 ]; }
+gvtd_log_text() { cat "$GVTD_LOG"; }
 log_size() { stat -c %s "$GVTD_LOG"; }
 log_since() { tail -c +$(( $1 + 1 )) "$GVTD_LOG"; }
 

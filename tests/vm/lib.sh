@@ -104,6 +104,16 @@ after_passes() {
     wait_until "$1 pass(es) that began after $2 have ended" eval "[ \"\$(passes_since_mark)\" -ge $1 ]"
 }
 
+# reconcile_logged: a Reconcile call, and then its pass's "Pass (...)" line in the log, which gvtd
+# writes a little behind the pass (the sourcing script defines gvtd_log_text).
+reconcile_logged() {
+    local before
+    before=$(gvtd_log_text | grep -c "Pass (.*Reconcile request" || true)
+    reconcile > /dev/null
+    wait_until "the Reconcile call's pass is in the log" \
+        eval '[ "$(gvtd_log_text | grep -c "Pass (.*Reconcile request" || true)" -gt '"$before"' ]'
+}
+
 # passes_until_created N (the log since a mark on stdin): how many passes it took for the created
 # counts of their "Pass (...)" lines to add up to N; nothing if they never do.
 passes_until_created() {
