@@ -261,10 +261,16 @@ stuck_remove_keeps_answering() {
     [ "$(devices)" = "$(printf '%s\n' "$A" "$H" | sort)" ] || fail "devices afterwards: $(devices | tr '\n' ' ')"
 }
 
+# identity UUID: the inode of the device's sysfs directory and its IOMMU group. kernfs numbers its
+# inodes cyclically, so a device removed and made again under the same UUID has another inode.
+identity() { echo "inode $(stat -L -c %i "$MDEV/$1") group $(basename "$(readlink "$MDEV/$1/iommu_group")")"; }
+
 kill9_restart_converges() {
     ensure_gvtd
-    local before_ledger mark
+    local before_ledger mark id_a id_h
     before_ledger=$(ledger)
+    id_a=$(identity "$A")
+    id_h=$(identity "$H")
     signal_gvtd KILL
     wait_until "gvtd is dead" eval '! gvtd_running'
     # Changed while gvtd was down: it must pick this up, and keep what it already made.
@@ -277,6 +283,9 @@ kill9_restart_converges() {
     [ "$(devices)" = "$want" ] || fail "devices after restart: $(devices | tr '\n' ' '), want $A $H $W"
     [ "$(ledger)" = "$(printf '%s\n' "$before_ledger" "$W" | sort)" ] || fail "ledger after restart: $(ledger | tr '\n' ' ')"
     head -n1 "$LEDGER" | grep -q '^# gvtd ownership ledger' || fail "the ledger lost its header"
+    echo "$A before: $id_a, after: $(identity "$A"); $H before: $id_h, after: $(identity "$H")"
+    [ "$(identity "$A")" = "$id_a" ] || fail "$A is another device after the restart ($id_a, now $(identity "$A")): gvtd recreated it"
+    [ "$(identity "$H")" = "$id_h" ] || fail "the hand-made $H is another device after the restart ($id_h, now $(identity "$H"))"
     if log_since "$mark" | grep -q "Created vGPU $A"; then fail "gvtd recreated $A after the restart"; fi
 }
 
