@@ -17,15 +17,26 @@ fail() {
     exit 1
 }
 
-# wait_until SECONDS WHAT COMMAND...: polls until COMMAND succeeds, or fails the scenario.
+# How long any wait may take before it counts as hung. A wait is for something to happen, never a
+# latency gate: under TCG on a busy 2-core host what takes 200 ms alone can take many seconds. How
+# long it took is a figure (figure below), not a verdict.
+HANG_GUARD=120
+
+# wait_until WHAT COMMAND...: polls until COMMAND succeeds, or fails the scenario after HANG_GUARD.
 wait_until() {
-    local seconds=$1 what=$2
-    shift 2
-    local deadline=$(( $(now_ms) + seconds * 1000 ))
+    local what=$1
+    shift
+    local deadline=$(( $(now_ms) + HANG_GUARD * 1000 ))
     until "$@"; do
-        [ "$(now_ms)" -lt "$deadline" ] || fail "timed out after ${seconds}s waiting until $what"
+        [ "$(now_ms)" -lt "$deadline" ] || fail "hang guard: still waiting until $what after ${HANG_GUARD}s"
         sleep 0.2
     done
+}
+
+# figure TEXT: a measured time for the host to print ("vm: figure: ..."); the tier never gates on it.
+figure() {
+    echo "figure: $*"
+    echo "$*" >> "$RESULTS/figures.txt"
 }
 
 # A process counts as gone once it is a zombie too: PID 1 of the busybox VM is a shell that never
@@ -64,6 +75,51 @@ reconcile() { busctl call "${MANAGER[@]}" Reconcile; }
 list_vgpus() { busctl --json=short call "${MANAGER[@]}" ListVGpus | jq -c '.data[0][]'; }
 plan() { busctl --json=short call "${MANAGER[@]}" Plan | jq -c '.data[0][]'; }
 
+# ---- passes -----------------------------------------------------------------------------------
+# A check that nothing happened proves first that gvtd looked: it waits for passes that began after
+# the change to end. Every pass ends by setting LastReconcile (refused ones, on a broken file, too),
+# and nothing else sets it; passes never overlap. So of the ends seen after pass_mark, all but the
+# first belong to passes that began after it (the first may have been under way). A change missed
+# between two looks only makes the count lower, never higher.
+pass_mark() {
+    manager_prop LastReconcile > "$WORK/pass-last" || fail "cannot read LastReconcile"
+    echo 0 > "$WORK/pass-ends"
+}
+# passes_since_mark: how many passes that began after pass_mark have ended (so far as seen).
+passes_since_mark() {
+    local now ends
+    ends=$(cat "$WORK/pass-ends")
+    if now=$(manager_prop LastReconcile 2> /dev/null) && [ -n "$now" ] && [ "$now" != "$(cat "$WORK/pass-last")" ]; then
+        ends=$(( ends + 1 ))
+        echo "$now" > "$WORK/pass-last"
+        echo "$ends" > "$WORK/pass-ends"
+    fi
+    echo $(( ends > 0 ? ends - 1 : 0 ))
+}
+# after_passes N WHAT: returns once N passes that began after this call have ended (with a 2 s
+# interval: about N + 1 intervals). Where the interval is long, reconcile (which returns once a
+# pass begun after the call has ended) is the way to make one.
+after_passes() {
+    pass_mark
+    wait_until "$1 pass(es) that began after $2 have ended" eval "[ \"\$(passes_since_mark)\" -ge $1 ]"
+}
+
+# reconcile_logged: a Reconcile call, and then its pass's "Pass (...)" line in the log, which gvtd
+# writes a little behind the pass (the sourcing script defines gvtd_log_text).
+reconcile_logged() {
+    local before
+    before=$(gvtd_log_text | grep -c "Pass (.*Reconcile request" || true)
+    reconcile > /dev/null
+    wait_until "the Reconcile call's pass is in the log" \
+        eval '[ "$(gvtd_log_text | grep -c "Pass (.*Reconcile request" || true)" -gt '"$before"' ]'
+}
+
+# passes_until_created N (the log since a mark on stdin): how many passes it took for the created
+# counts of their "Pass (...)" lines to add up to N; nothing if they never do.
+passes_until_created() {
+    awk -v want="$1" '/Pass \(/ { passes++; if (match($0, /: created [0-9]+,/)) { n = substr($0, RSTART + 10, RLENGTH - 11); made += n } if (made >= want) { print passes; exit } }'
+}
+
 # vgpu_prop UUID PROPERTY: a property of the vGPU's own object, found through ListVGpus.
 vgpu_prop() {
     local path
@@ -78,7 +134,7 @@ vgpu_prop() {
 # command that failed.
 run_scenario() {
     local name=$1 fn=$2 start rc
-    rm -f "$WORK/why"
+    rm -f "$WORK/why" "$WORK/answer-times" "$WORK/bus-times"
     start=$(now_ms)
     log "=== $name" >> "$RESULTS/guest.log"
     set +e
