@@ -119,9 +119,9 @@ oneshot_after_gvtd_sees_devices() {
         || fail "a unit ordered after gvtd.service ran before the declared devices existed: saw $(tr '\n' ' ' < /run/gvtd-vm-consumer.seen)"
 }
 
-# 24 devices removed by hand at once: all back, in 1 to 3 passes.
+# 24 devices removed by hand at once: all back, in a few passes (remove_burst says how many).
 burst_of_24_removals() {
-    local fleet=("$A:mtty-1") i d before passes
+    local fleet=("$A:mtty-1") i before passes most
     for i in $(seq 1 23); do fleet+=("$(printf 'f0000000-0000-4000-8000-%012d' "$i"):mtty-1"); done
     write_config "${fleet[@]}"
     wait_until "all 24 declared devices exist" eval '[ "$(devices | wc -l)" -eq 24 ]'
@@ -129,7 +129,8 @@ burst_of_24_removals() {
     # returns once a pass begun after them has ended.
     reconcile_logged
     before=$(gvtd_log_text | wc -l)
-    for d in $(devices); do echo 1 > "$MDEV/$d/remove"; done
+    # shellcheck disable=SC2046 # one UUID a word
+    most=$(remove_burst $(devices))
     # The count ends with the pass whose creates make 24 since the removals: at least one pass
     # ran, and those passes, not something else, brought the 24 back.
     wait_until "gvtd's passes since the removals have created 24 devices" \
@@ -137,8 +138,8 @@ burst_of_24_removals() {
     passes=$(gvtd_log_text | tail -n +$(( before + 1 )) | passes_until_created 24)
     gvtd_log_text | tail -n +$(( before + 1 )) | grep "Pass (" || true
     [ "$(devices | wc -l)" -eq 24 ] || fail "$(devices | wc -l) devices after the passes that created 24, want 24"
-    figure "real kernel (TCG, systemd): 24 removed by hand at once -> back in $passes pass(es) (at most 3)"
-    [ "$passes" -ge 1 ] && [ "$passes" -le 3 ] || fail "24 removals took $passes passes, want 1 to 3"
+    figure "real kernel (TCG, systemd): 24 removed by hand at once -> back in $passes pass(es) (at most $most for how fast the removals came)"
+    [ "$passes" -ge 1 ] && [ "$passes" -le "$most" ] || fail "24 removals took $passes passes, want 1 to $most"
     gvtd_log_text | grep "Pass (interval)" \
         && fail "an interval pass ran: the clock, not the events, did this"
     write_config "$A:mtty-1"

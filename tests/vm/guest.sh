@@ -415,16 +415,17 @@ uevents_drive_passes() {
     # returns once a pass begun after them has ended.
     reconcile_logged
     mark=$(log_size)
-    for d in $(devices); do echo 1 > "$MDEV/$d/remove"; done
+    local passes most
+    # shellcheck disable=SC2046 # one UUID a word
+    most=$(remove_burst $(devices))
     # The count ends with the pass whose creates make 24 since the removals: at least one pass
     # ran, and those passes, not something else, brought the 24 back.
-    local passes
     wait_until "gvtd's passes since the removals have created 24 devices" eval '[ -n "$(log_since "$mark" | passes_until_created 24)" ]'
     passes=$(log_since "$mark" | passes_until_created 24)
     log_since "$mark" | grep "Pass (" || true
     [ "$(devices | wc -l)" -eq 24 ] || fail "$(devices | wc -l) devices after the passes that created 24, want 24"
-    figure "real kernel (TCG): 24 removed by hand at once -> back in $passes pass(es) (at most 3)"
-    [ "$passes" -ge 1 ] && [ "$passes" -le 3 ] || fail "24 removals took $passes passes, want 1 to 3"
+    figure "real kernel (TCG): 24 removed by hand at once -> back in $passes pass(es) (at most $most for how fast the removals came)"
+    [ "$passes" -ge 1 ] && [ "$passes" -le "$most" ] || fail "24 removals took $passes passes, want 1 to $most"
     if log_since "$mark" | grep -q "Pass (interval)"; then fail "an interval pass ran: the clock, not the events, did this"; fi
     INTERVAL=2s write_config "$A:mtty-1"
     signal_gvtd HUP

@@ -26,21 +26,32 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # answers_while WHEN: gvtd answers get-property State within ten times the bus's own round trip,
 # taken in the same run: the median of the GetId calls made in this scenario, three before the
 # first answer and one beside each. A gvtd whose bus handling waits on a stuck write takes the
-# write's timeout (10 s) or busctl's (25 s), beyond any such bound; a busy host slows both kinds of
-# call alike. The times go to $WORK/answer-times and $WORK/bus-times (run_scenario clears them).
+# write's timeout (10 s) or busctl's (25 s) every time, beyond any such bound; a busy host slows
+# both kinds of call alike, and one slow sample (the guest descheduled) is asked again before it
+# counts: only two slow answers in a row fail. The times go to $WORK/answer-times and
+# $WORK/bus-times (run_scenario clears them).
 answers_while() {
-    local start took bus bound
+    local took bus bound
     if [ ! -s "$WORK/bus-times" ]; then
         for _ in 1 2 3; do bus_round_trip >> "$WORK/bus-times"; done
     fi
-    bus_round_trip >> "$WORK/bus-times"
+    for _ in 1 2; do
+        bus_round_trip >> "$WORK/bus-times"
+        took=$(answer_ms) || fail "get-property State failed $1"
+        echo "$took" >> "$WORK/answer-times"
+        bus=$(median < "$WORK/bus-times")
+        bound=$(( 10 * bus ))
+        [ "$took" -lt "$bound" ] && return 0
+    done
+    fail "gvtd took ${took} ms to answer get-property State $1, twice in a row more than 10 x the bus's own round trip (median ${bus} ms of $(paste -sd' ' "$WORK/bus-times")); gvtd's answers so far: $(paste -sd' ' "$WORK/answer-times")"
+}
+
+# answer_ms: how long gvtd takes to answer get-property State, in ms; fails if it does not answer.
+answer_ms() {
+    local start
     start=$(now_ms)
-    busctl get-property "${MANAGER[@]}" State > /dev/null || fail "get-property State failed $1"
-    took=$(( $(now_ms) - start ))
-    echo "$took" >> "$WORK/answer-times"
-    bus=$(median < "$WORK/bus-times")
-    bound=$(( 10 * bus ))
-    [ "$took" -lt "$bound" ] || fail "gvtd took ${took} ms to answer get-property State $1, more than 10 x the bus's own round trip (median ${bus} ms of $(paste -sd' ' "$WORK/bus-times")); gvtd's answers so far: $(paste -sd' ' "$WORK/answer-times")"
+    busctl get-property "${MANAGER[@]}" State > /dev/null || return 1
+    echo $(( $(now_ms) - start ))
 }
 
 # answers_figure WHAT: the answer times of this scenario beside the bus's own, as a figure.

@@ -114,6 +114,24 @@ reconcile_logged() {
         eval '[ "$(gvtd_log_text | grep -c "Pass (.*Reconcile request" || true)" -gt '"$before"' ]'
 }
 
+# remove_burst DEVICE...: removes each device by hand, as fast as the shell goes, and prints how
+# many passes gvtd may take to bring them back. gvtd starts a pass once no event came for 150 ms,
+# or after 1 s of events: removals within 150 ms of each other over L ms may take 1 + ceil(L / 1 s)
+# passes, each slower gap between two removals one more, and the last removal's events one more
+# if they arrive as a pass begins. Under TCG on a busy host the shell can be slow; the bound
+# follows it, so the verdict is "coalesced", not "fast".
+remove_burst() {
+    local d t start last=0 gaps=0
+    start=$(now_ms)
+    for d in "$@"; do
+        echo 1 > "$MDEV/$d/remove"
+        t=$(now_ms)
+        if [ "$last" -gt 0 ] && [ $(( t - last )) -gt 150 ]; then gaps=$(( gaps + 1 )); fi
+        last=$t
+    done
+    echo $(( 2 + gaps + (last - start + 999) / 1000 ))
+}
+
 # passes_until_created N (the log since a mark on stdin): how many passes it took for the created
 # counts of their "Pass (...)" lines to add up to N; nothing if they never do.
 passes_until_created() {
