@@ -100,6 +100,10 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        // An inherited "ignore SIGHUP" (nohup, a shell, a test runner) would keep .NET from taking
+        // it: reset it first. A SIGHUP in the instant between the two ends gvtd, as it would before
+        // start-up; every one after it reloads.
+        Interop.SignalDisposition.ResetToDefault(Interop.SignalDisposition.SIGHUP);
         _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true; // SIGHUP means reload, not exit

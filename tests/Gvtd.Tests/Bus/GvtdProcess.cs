@@ -35,14 +35,17 @@ public sealed class GvtdProcess : IDisposable
     }
 
     /// <summary>Starts gvtd with the given main file and waits until its first pass is published.</summary>
+    /// <paramref name="launcher"/> runs gvtd (e.g. nohup, which starts it with SIGHUP ignored).
     public static GvtdProcess Start(string busAddress, string yaml, string? dir = null, IDictionary<string, string>? environment = null,
-        IEnumerable<string>? extraArguments = null)
+        IEnumerable<string>? extraArguments = null, string? launcher = null)
     {
         dir ??= Directory.CreateTempSubdirectory("gvtd-daemon-").FullName;
         Directory.CreateDirectory(Path.Combine(dir, "etc"));
         File.WriteAllText(Path.Combine(dir, "etc", "vgpus.yaml"), yaml);
 
-        var psi = new ProcessStartInfo(DotnetHost(), [
+        string[] command = launcher is null ? [DotnetHost()] : [launcher, DotnetHost()];
+        var psi = new ProcessStartInfo(command[0], [
+            .. command.Skip(1),
             Path.Combine(AppContext.BaseDirectory, "gvtd.dll"),
             "--simulate", "--bus", "system",
             "--config", Path.Combine(dir, "etc", "vgpus.yaml"),
@@ -83,6 +86,13 @@ public sealed class GvtdProcess : IDisposable
             Thread.Sleep(50);
         }
     }
+
+    /// <summary>
+    /// Waits (hang guard) until the daemon reports idle. A pass that gvtd's own creates start with
+    /// their uevents may begin at any moment after the first one, later on a busy machine: a test
+    /// that wants "idle" waits for it rather than reading State once.
+    /// </summary>
+    public void WaitUntilIdle() => WaitUntil(() => Property("State")?.Trim('"') == "idle", HangGuard.Timeout);
 
     /// <summary>Resident memory of the daemon in KiB, from /proc.</summary>
     public long RssKiB() =>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Gvtd.Tests.Support;
 using static Gvtd.Tests.Bus.Yaml;
 
@@ -126,8 +127,31 @@ public sealed class LifecycleTests(SystemBusFixture bus)
 
         gvtd.WaitUntil(() => ManagerTests.Devices(gvtd).SequenceEqual([A]), HangGuard.Timeout);
         gvtd.WaitUntil(() => gvtd.Log.Contains("Pass (SIGHUP): created 0, removed 1, failed 0"), HangGuard.Timeout);
-        Assert.Equal("idle", gvtd.Property("State")?.Trim('"'));
+        gvtd.WaitUntilIdle();
     }
+
+    [Fact]
+    public void Sighup_Reloads_EvenWhenGvtdWasStartedWithSighupIgnored()
+    {
+        // nohup (as a shell, a CI runner or a test host may) starts gvtd with SIGHUP ignored, and
+        // .NET installs no handler over an inherited SIG_IGN: gvtd must take SIGHUP back.
+        var launched = Process.Start(new ProcessStartInfo("nohup", ["grep", "^SigIgn:", "/proc/self/status"]) { RedirectStandardOutput = true })!;
+        var ignoredByNohup = launched.StandardOutput.ReadToEnd();
+        launched.WaitForExit();
+        Assert.True(HasSighup(ignoredByNohup), $"nohup does not ignore SIGHUP here ({ignoredByNohup.Trim()}): the test would prove nothing");
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4")), launcher: "nohup");
+        var status = File.ReadAllLines($"/proc/{gvtd.Pid}/status");
+        Assert.True(HasSighup(status.Single(l => l.StartsWith("SigCgt:"))), "gvtd does not catch SIGHUP");
+
+        gvtd.Signal("HUP");
+
+        gvtd.WaitUntil(() => gvtd.Log.Contains("Pass (SIGHUP)"), HangGuard.Timeout);
+        gvtd.WaitUntilIdle();
+    }
+
+    /// <summary>Whether a /proc status mask line ("SigIgn:\t0000000000000001") has SIGHUP (bit 0) set.</summary>
+    private static bool HasSighup(string line) =>
+        (Convert.ToUInt64(line.Split(':')[1].Trim(), 16) & 1) != 0;
 
     [Fact]
     public void EditedFile_IsAppliedWithoutAnyCall()

@@ -19,7 +19,7 @@ public sealed class ManagerTests(SystemBusFixture bus)
         var before = DateTimeOffset.UtcNow;
 
         Assert.Equal(Gvtd.Program.Version, Get(gvtd, "Version").GetString());
-        Assert.Equal("idle", Get(gvtd, "State").GetString());
+        gvtd.WaitUntilIdle();
         Assert.Equal("", Get(gvtd, "ConfigError").GetString());
         Assert.Equal([gvtd.ConfigPath], Get(gvtd, "ConfigFiles").EnumerateArray().Select(e => e.GetString()!));
         Assert.Equal((ulong)(interval.Ticks / TimeSpan.TicksPerMicrosecond), Get(gvtd, "Interval").GetUInt64());
