@@ -123,7 +123,7 @@ public static class FunctionPlanner
             // Never churn: right after gvtd set the PF up for this declaration it still differs, so
             // the driver keeps something else; another trip through 0 would only destroy the VFs again.
             if (setUpBefore)
-                return Blocked(BlockReason.DriverKeeps, $"{keeps}; gvtd took these VFs through 0 once for this declaration and does not again until it changes "
+                return Blocked(BlockReason.DriverKeeps, $"{keeps}; gvtd set these VFs up once for this declaration and does not take them through 0 again until it changes "
                     + "(declare what the driver keeps, or write 0 to sriov_numvfs to have gvtd set them up afresh)");
             return new(want.Vfs == 0 ? FunctionActionKind.Disable : FunctionActionKind.Reset, want.Address, $"{differs}; through 0 VFs, as the kernel requires", want, pf);
         }
