@@ -74,13 +74,35 @@ public sealed class FunctionApplier(Applier writes, SysfsRoot root, ILogger<Func
             var dir = layout.VfDirectory(found, n);
             if (written.Contains(n) || !Directory.Exists(dir)) continue;
             foreach (var (name, value) in want.Provision)
-                await WriteAsync(action, Path.Combine(dir, name), value);
+                if (await WriteAsync(action, Path.Combine(dir, name), value))
+                    ReadBack(action, n, Path.Combine(dir, name), value);
             written.Add(n);
         }
         if (written.Count > done.Count)
             logger.LogInformation("Provisioned VF(s) {Numbers} of {Address} ({Layout}): {Values}", string.Join(",", written.Except(done).Order()), action.Address,
                 layout.Name, string.Join(", ", want.Provision.Select(p => $"{p.Key}={p.Value}")));
         return written;
+    }
+
+    /// <summary>
+    /// Reads back what the driver kept of a value just written: drivers parse and round (020 is kept
+    /// as 20, a quota is aligned), and what it keeps is what the planner compares, as the driver keeps
+    /// it. A value kept otherwise is said here, once per write; the planner then resets the VFs at most
+    /// once for it (never churn).
+    /// </summary>
+    private void ReadBack(FunctionAction action, int number, string path, string value)
+    {
+        string kept;
+        try
+        {
+            kept = File.ReadAllText(path).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return; // write-only or unreadable: nothing to compare, as in the reader
+        }
+        if (!ObservedProvisioning.SameValue(kept, value))
+            logger.LogWarning("The driver of {Address} keeps {Name} {Kept} for the declared {Value} (VF {Number})", action.Address, Path.GetFileName(path), kept, value, number);
     }
 
     /// <summary>Sets the NVIDIA vGPU type if declared, then binds the VF to the declared driver unless it is on one.</summary>

@@ -7,11 +7,21 @@ namespace Gvtd.Planning;
 /// Decides what to do with SR-IOV physical functions: pure, like <see cref="Planner"/>. The kernel's
 /// rules shape it: the VF count changes only through 0, so any change removes every VF of the PF
 /// and waits until none is held (or possibly held); without a PF driver nothing can be written, so
-/// that waits like an absent mdev parent; a VF is never taken from a driver that is not the declared one.
+/// that waits like an absent mdev parent; a VF is never taken from a driver that is not the declared one,
+/// and one on a host driver is in use. Only PFs <see cref="Scope"/> watches are ever changed.
 /// </summary>
 public static class FunctionPlanner
 {
-    public static IReadOnlyList<FunctionAction> Plan(DesiredStateSnapshot desired, ObservedFunctions observed, IReadOnlySet<string> owned, bool asleep = false)
+    /// <summary>The PFs gvtd looks at for this declaration and ledger: for the reader (what to read) and for <see cref="Plan"/> (what to touch).</summary>
+    public static FunctionScope Scope(DesiredStateSnapshot desired, IReadOnlySet<string> owned) =>
+        new(desired.Functions.Select(f => f.Address).Concat(owned).ToHashSet(StringComparer.Ordinal), desired.Settings.Prune == PrunePolicy.All);
+
+    /// <param name="setUpBefore">
+    /// Whether gvtd has already set this PF up for exactly this declaration (<c>OncePerDeclaration</c>):
+    /// then a PF that still differs is blocked instead of taken through 0 again (never churn).
+    /// </param>
+    public static IReadOnlyList<FunctionAction> Plan(DesiredStateSnapshot desired, ObservedFunctions observed, IReadOnlySet<string> owned, bool asleep = false,
+        Func<DesiredFunction, bool>? setUpBefore = null)
     {
         var actions = new List<FunctionAction>();
         if (observed.Blind is { } blind)
@@ -20,15 +30,39 @@ public static class FunctionPlanner
         var settings = desired.Settings;
         var aside = asleep && settings.Sleep == SleepPolicy.RemoveIdle;
         var declared = desired.Functions.ToDictionary(f => f.Address, StringComparer.Ordinal);
+        var scope = Scope(desired, owned);
         foreach (var pf in observed.Functions.Values.Where(p => !declared.ContainsKey(p.Address) && p.NumVfs > 0))
-            actions.Add(PlanUndeclared(pf, owned.Contains(pf.Address), settings.Prune, aside));
+            actions.Add(scope.Watches(pf.Address, pf.PciClass) ? PlanUndeclared(pf, owned.Contains(pf.Address), settings.Prune, aside)
+                : Unwatched(pf.Address, pf.PciClass, pf.NumVfs, settings.Prune, pf));
+        foreach (var pf in observed.Unwatched.Where(p => !declared.ContainsKey(p.Address) && !observed.Functions.ContainsKey(p.Address)))
+            actions.Add(Unwatched(pf.Address, pf.PciClass, pf.NumVfs, settings.Prune, null));
         foreach (var want in desired.Functions)
         {
             var pf = observed.Functions.GetValueOrDefault(want.Address);
-            actions.Add(aside && pf is not null ? PlanAside(want, pf, owned.Contains(want.Address)) : PlanDeclared(want, pf, owned.Contains(want.Address), settings.Prune));
+            actions.Add(aside && pf is not null ? PlanAside(want, pf, owned.Contains(want.Address))
+                : PlanDeclared(want, pf, owned.Contains(want.Address), settings.Prune, setUpBefore?.Invoke(want) ?? false));
         }
         return [.. actions.OrderBy(a => a.Address, StringComparer.Ordinal)];
     }
+
+    /// <summary>
+    /// A PF gvtd does not look at (<see cref="FunctionScope"/>): always left alone, and the plan says
+    /// why. A display controller is only outside the scope because prune is not all and gvtd did not enable its VFs.
+    /// </summary>
+    private static FunctionAction Unwatched(string address, int? pciClass, int vfs, PrunePolicy prune, PhysicalFunction? pf) =>
+        new(FunctionActionKind.Ignore, address, FunctionScope.IsDisplayController(pciClass)
+            ? prune == PrunePolicy.None ? "not declared; its VFs are kept because prune is none" : "not declared; gvtd did not enable its VFs, so it leaves them alone"
+            : $"not declared, and not a display controller but {FunctionScope.Describe(pciClass)}: its {vfs} VF(s) are the host's, and gvtd never changes it, whatever prune says (declare it under sriov: to have gvtd manage it)",
+            Observed: pf);
+
+    /// <summary>
+    /// A VF bound to a driver that is neither vfio-pci nor the declared one (a NIC's iavf, i915 taking
+    /// VFs by autoprobe) is the host's: in use as surely as one a VM holds, and gvtd did not bind it.
+    /// </summary>
+    private static VirtualFunction? OnHostDriver(PhysicalFunction pf, string? declaredDriver) =>
+        pf.Vfs.FirstOrDefault(v => v.Driver.Length > 0 && v.Driver != DesiredFunction.DefaultDriver && v.Driver != declaredDriver);
+
+    private static string HostUse(VirtualFunction vf) => $"VF {vf.Address} is bound to {vf.Driver}, a host driver, so the host uses it as surely as a VM would";
 
     private static FunctionAction PlanUndeclared(PhysicalFunction pf, bool isOwned, PrunePolicy prune, bool aside)
     {
@@ -38,6 +72,9 @@ public static class FunctionPlanner
                 ? "not declared; its VFs are kept because prune is none" : "not declared; gvtd did not enable its VFs, so it leaves them alone", Observed: pf);
         if (pf.AnyVfInUse)
             return new(FunctionActionKind.Blocked, pf.Address, $"no longer declared; {Holder(pf)}, so its VFs stay until it is released", Observed: pf, Blocked: BlockReason.InUse);
+        if (OnHostDriver(pf, null) is { } taken)
+            return new(FunctionActionKind.Blocked, pf.Address, $"{(isOwned ? "no longer declared" : "not declared")}; {HostUse(taken)}: its VFs stay (unbind it to have them disabled: echo {taken.Address} > /sys/bus/pci/drivers/{taken.Driver}/unbind)",
+                Observed: pf, Blocked: BlockReason.InUse);
         return new(FunctionActionKind.Disable, pf.Address, isOwned ? "no longer declared (gvtd enabled its VFs)" : "not declared (prune: all)", Observed: pf);
     }
 
@@ -53,10 +90,12 @@ public static class FunctionPlanner
             return new(FunctionActionKind.Keep, want.Address, "gvtd did not enable these VFs, so they stay through sleep", want, pf);
         if (pf.AnyVfInUse)
             return new(FunctionActionKind.Keep, want.Address, $"{Holder(pf)}, so its VFs stay through sleep; the suspend may fail because of it", want, pf, BlockReason.InUse);
+        if (OnHostDriver(pf, want.Driver) is { } taken)
+            return new(FunctionActionKind.Keep, want.Address, $"{HostUse(taken)}, so its VFs stay through sleep; the suspend may fail because of it", want, pf, BlockReason.InUse);
         return new(FunctionActionKind.Disable, want.Address, "set aside for sleep (settings.sleep: remove-idle); enabled again on resume", want, pf);
     }
 
-    private static FunctionAction PlanDeclared(DesiredFunction want, PhysicalFunction? pf, bool isOwned, PrunePolicy prune)
+    private static FunctionAction PlanDeclared(DesiredFunction want, PhysicalFunction? pf, bool isOwned, PrunePolicy prune, bool setUpBefore)
     {
         FunctionAction Blocked(BlockReason why, string text) => new(FunctionActionKind.Blocked, want.Address, text, want, pf, why);
 
@@ -69,8 +108,8 @@ public static class FunctionPlanner
         if (ProvisionProblem(want, pf) is { } provisionError)
             return Blocked(BlockReason.UnknownType, provisionError);
 
-        var differs = pf.NumVfs != want.Vfs ? $"has {pf.NumVfs} VFs, declared {want.Vfs}"
-            : pf.NumVfs > 0 && ProvisionDifference(want, pf) is { } diff ? diff : null;
+        var (differs, keeps) = pf.NumVfs != want.Vfs ? ($"has {pf.NumVfs} VFs, declared {want.Vfs}", $"the driver keeps {pf.NumVfs} VFs for the declared {want.Vfs}")
+            : pf.NumVfs > 0 && ProvisionDifference(want, pf) is { } diff ? diff : (null, null);
         if (differs is not null)
         {
             if (pf.NumVfs == 0)
@@ -79,6 +118,13 @@ public static class FunctionPlanner
                 return Blocked(BlockReason.NotOwned, $"{differs}; gvtd did not enable these VFs, so it leaves them alone (write 0 to sriov_numvfs by hand, or set prune: all)");
             if (pf.AnyVfInUse)
                 return Blocked(BlockReason.InUse, $"{differs}; the kernel changes the count only through 0, which removes every VF, and {Holder(pf)}: waits until it is released");
+            if (OnHostDriver(pf, want.Driver) is { } taken)
+                return Blocked(BlockReason.InUse, $"{differs}; the kernel changes the count only through 0, which removes every VF, and {HostUse(taken)} (unbind it: echo {taken.Address} > /sys/bus/pci/drivers/{taken.Driver}/unbind)");
+            // Never churn: right after gvtd set the PF up for this declaration it still differs, so
+            // the driver keeps something else; another trip through 0 would only destroy the VFs again.
+            if (setUpBefore)
+                return Blocked(BlockReason.DriverKeeps, $"{keeps}; gvtd set these VFs up once for this declaration and does not take them through 0 again until it changes "
+                    + "(declare what the driver keeps, or write 0 to sriov_numvfs to have gvtd set them up afresh)");
             return new(want.Vfs == 0 ? FunctionActionKind.Disable : FunctionActionKind.Reset, want.Address, $"{differs}; through 0 VFs, as the kernel requires", want, pf);
         }
 
@@ -109,15 +155,16 @@ public static class FunctionPlanner
             : $"provision: {string.Join(", ", unknown)} {(unknown.Count == 1 ? "is" : "are")} not offered by {pf.Driver} ({provisioning.Layout.Name}); it offers: {string.Join(", ", provisioning.Offered)}";
     }
 
-    private static string? ProvisionDifference(DesiredFunction want, PhysicalFunction pf)
+    /// <summary>The first value a VF's driver keeps that is not the declared one (as the driver keeps it: 20 is 020), said two ways.</summary>
+    private static (string Differs, string Keeps)? ProvisionDifference(DesiredFunction want, PhysicalFunction pf)
     {
         if (want.Provision.Count == 0 || pf.Provisioning is not { } provisioning) return null;
         foreach (var vf in pf.Vfs)
         {
             var now = vf.Index < provisioning.Values.Count ? provisioning.Values[vf.Index] : null;
             foreach (var (name, value) in want.Provision)
-                if (now is not null && now.TryGetValue(name, out var have) && have.Length > 0 && have != value)
-                    return $"VF {vf.Number} has {name} {have}, declared {value}";
+                if (now is not null && now.TryGetValue(name, out var have) && have.Length > 0 && !ObservedProvisioning.SameValue(have, value))
+                    return ($"VF {vf.Number} has {name} {have}, declared {value}", $"the driver keeps {name} {have} for the declared {value} (VF {vf.Number})");
         }
         return null;
     }

@@ -25,6 +25,11 @@ public enum BlockReason
     None, ParentAbsent, UnknownType, NoCapacity, InUse, NotOwned, RetryLater, Asleep,
     /// <summary>gvtd could not read whether the device exists: it acts on nothing it cannot see.</summary>
     Unseen,
+    /// <summary>
+    /// The device does not look as declared right after gvtd set it up for this declaration (the
+    /// driver keeps another value): doing it again would destroy it again for nothing (never churn).
+    /// </summary>
+    DriverKeeps,
 }
 
 /// <summary>One decision of the planner, with the reason a person reads in logs, Plan() and gvtctl.</summary>

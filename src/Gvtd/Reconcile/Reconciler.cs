@@ -18,6 +18,7 @@ public sealed class Reconciler(
     /// <summary>Plan-and-apply rounds in one pass; each round after the first needs the one before to have made progress.</summary>
     private const int MaxRounds = 3;
     private readonly RetryBackoff _backoff = new(time);
+    private readonly OncePerDeclaration _setUp = new();
     private Dictionary<string, (VGpuState, string)> _lastLogged = new(StringComparer.Ordinal);
     private Dictionary<string, string> _lastLoggedFunctions = new(StringComparer.Ordinal);
     private string _lastLedgerError = "";
@@ -71,12 +72,15 @@ public sealed class Reconciler(
         return new Preview(state, observed, WithBackoff(Planner.Plan(state, observed, ledger.Owned, Asleep)), PlanFunctions(state, observed, Asleep));
     }
 
-    /// <summary>One read of the host, with the PFs gvtd looks after read even while they have no VFs.</summary>
-    private ObservedState Read(DesiredStateSnapshot state, bool freshUsers = false) =>
-        reader.Read(freshUsers, state.Functions.Select(f => f.Address).Concat(ledger.OwnedFunctions).ToHashSet(StringComparer.Ordinal));
+    /// <summary>One read of the host: the PFs gvtd looks after even while they have no VFs, and no PF it does not look at (FunctionScope).</summary>
+    private ObservedState Read(DesiredStateSnapshot state, bool freshUsers = false)
+    {
+        var scope = FunctionPlanner.Scope(state, ledger.OwnedFunctions);
+        return reader.Read(freshUsers, scope.Named, scope.DisplayControllers);
+    }
 
     private IReadOnlyList<FunctionAction> PlanFunctions(DesiredStateSnapshot state, ObservedState observed, bool asleep) =>
-        FunctionPlanner.Plan(state, observed.Sriov, ledger.OwnedFunctions, asleep).Select(a =>
+        FunctionPlanner.Plan(state, observed.Sriov, ledger.OwnedFunctions, asleep, _setUp.SetUpBefore).Select(a =>
             a.ChangesSomething && applier.IsBusy(a.Address)
                 ? a with { Kind = FunctionActionKind.Blocked, Blocked = BlockReason.RetryLater, Reason = "an earlier write to this device has not returned yet" }
             : a.ChangesSomething && _backoff.Wait(a.Address) is { } wait
@@ -178,6 +182,7 @@ public sealed class Reconciler(
     /// </summary>
     private async Task<IReadOnlyList<FunctionOutcome>> ApplyFunctionsAsync(DesiredStateSnapshot state, ObservedState observed, bool asleep)
     {
+        _setUp.Forget(state.Functions);
         var plan = PlanFunctions(state, observed, asleep);
         if (!plan.Any(a => a.ChangesSomething)) return [];
         if (plan.Any(a => a.Kind is FunctionActionKind.Disable or FunctionActionKind.Reset))
@@ -190,6 +195,7 @@ public sealed class Reconciler(
         var outcomes = await functionApplier.ApplyAsync(plan);
         foreach (var outcome in outcomes)
         {
+            _setUp.Applied(outcome.Action, outcome.Succeeded);
             if (outcome.Succeeded) _backoff.Succeeded(outcome.Action.Address);
             else if (outcome.Kind == OutcomeKind.Failed) _backoff.Failed(outcome.Action.Address, outcome.Error!);
         }

@@ -30,7 +30,8 @@ public static class StatusBuilder
     public static IReadOnlyList<FunctionStatus> BuildFunctions(IReadOnlyList<FunctionAction> plan, IReadOnlySet<string> owned,
         Func<string, string?> lastError, Func<string, bool> writePending)
     {
-        return plan.Select(action =>
+        // A PF gvtd does not look at (an undeclared NIC: FunctionScope) is in the plan, to say why, but has no status.
+        return plan.Where(a => a.Desired is not null || a.Observed is not null).Select(action =>
         {
             var declared = action.Desired is not null;
             var error = lastError(action.Address);

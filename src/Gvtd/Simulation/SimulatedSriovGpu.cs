@@ -71,9 +71,20 @@ internal sealed class SimulatedSriovGpu(SysfsRoot root, Action<Uevent> raise)
         else if (file == "unbind") Unbind(path, text);
         else if (file == "driver_override") File.WriteAllText(path, (text.Length == 0 ? "(null)" : text) + "\n");
         else if (ProvisioningFiles.Contains(file) && File.Exists(path))
-            File.WriteAllText(path, (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw Invalid(path)) + "\n");
+            File.WriteAllText(path, Kept(file, ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw Invalid(path)) + "\n");
         else throw new KernelWriteException(path, File.Exists(path) ? Errno.EACCES : Errno.ENOENT, "refused");
     }
+
+    /// <summary>The GGTT a VF's quota is rounded up to, as a PF driver aligns it.</summary>
+    public const ulong GgttAlignment = 64 * 1024;
+
+    /// <summary>
+    /// What the driver keeps for a value written: the number as a number (020 is kept as 20), and a
+    /// GGTT quota rounded up to <see cref="GgttAlignment"/>, as PF drivers align quotas (i915's
+    /// SR-IOV PF allocates VF GGTT in aligned blocks): what reads back is not always what was written.
+    /// </summary>
+    private static ulong Kept(string file, ulong value) =>
+        file == "ggtt_quota" ? (value + GgttAlignment - 1) / GgttAlignment * GgttAlignment : value;
 
     /// <summary>As unbinding i915 from the PF does: the VFs stay (the kernel warns "driver left SR-IOV enabled").</summary>
     public void UnbindPf()

@@ -8,19 +8,22 @@ namespace Gvtd.Sysfs;
 /// it could not read for absent (<see cref="ObservedFunctions.Blind"/>). It reads no attribute whose
 /// read takes the device lock (sriov_numvfs, driver_override): a pass must never wait for a VM
 /// (docs/kernel/device-lock.md).
-/// A PF is read when it has VFs or is one of <paramref name="interesting"/> (declared or owned):
-/// an SR-IOV NIC nobody asked about is not gvtd's business.
+/// A PF is read when <paramref name="scope"/> watches it: one it names (declared or owned) always,
+/// a display controller (prune: all) when it has VFs. Any other PF with VFs (an SR-IOV NIC nobody
+/// asked about) is read no further than its class and its VF links, to say in the plan why it is left alone.
 /// </summary>
 internal static class PciFunctionReader
 {
-    public static ObservedFunctions Read(SysfsRoot root, IReadOnlySet<string> interesting, Func<VfioUsers.Snapshot> users, List<string> warnings)
+    public static ObservedFunctions Read(SysfsRoot root, FunctionScope scope, Func<VfioUsers.Snapshot> users, List<string> warnings)
     {
+        var interesting = scope.Named;
+        var unwatched = new List<UnwatchedFunction>();
         if (!SysfsReader.TryEntries(root.PciDevices, out var entries, out var error))
         {
             warnings.Add($"cannot list {root.PciDevices}: {error}; changing no SR-IOV device until it can");
             return new(new Dictionary<string, PhysicalFunction>(), $"cannot list {root.PciDevices}: {error}");
         }
-        var raw = new List<(string Address, string Path, string Driver, int Total, bool AutoProbe, List<(int Index, string Address, string Path)> Vfs)>();
+        var raw = new List<(string Address, string Path, string Driver, int Total, bool AutoProbe, List<(int Index, string Address, string Path)> Vfs, int? Class)>();
         foreach (var link in entries)
         {
             var address = Path.GetFileName(link);
@@ -31,9 +34,15 @@ internal static class PciFunctionReader
                 if (!File.Exists(totalFile)) continue;
                 var vfs = VfLinks(path);
                 if (vfs.Count == 0 && !interesting.Contains(address)) continue;
+                var pciClass = FunctionScope.ParseClass(SysfsReader.ReadAttribute(path, "class"));
+                if (!scope.Watches(address, pciClass))
+                {
+                    unwatched.Add(new UnwatchedFunction(address, pciClass, vfs.Count));
+                    continue;
+                }
                 var total = int.TryParse(SysfsReader.ReadAttribute(path, "sriov_totalvfs"), NumberStyles.None, CultureInfo.InvariantCulture, out var t) ? t : 0;
                 var autoProbe = SysfsReader.ReadAttribute(path, "sriov_drivers_autoprobe") != "0";
-                raw.Add((address, path, SysfsReader.LinkName(path, "driver") ?? "", total, autoProbe, vfs));
+                raw.Add((address, path, SysfsReader.LinkName(path, "driver") ?? "", total, autoProbe, vfs, pciClass));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -45,13 +54,13 @@ internal static class PciFunctionReader
         // Only scan /proc when some VF exists that a VM could hold.
         var seen = raw.Any(r => r.Vfs.Count > 0) ? users() : null;
         var functions = new Dictionary<string, PhysicalFunction>(StringComparer.Ordinal);
-        foreach (var (address, path, driver, total, autoProbe, vfs) in raw)
+        foreach (var (address, path, driver, total, autoProbe, vfs, pciClass) in raw)
         {
             var read = vfs.Select(v => ReadVf(v.Index, v.Address, v.Path, seen!)).ToList();
             functions[address] = new PhysicalFunction(address, path, driver, total, autoProbe, read,
-                driver.Length > 0 ? ObservedProvisioning.Read(root, path, driver, total, warnings) : null);
+                driver.Length > 0 ? ObservedProvisioning.Read(root, path, driver, total, warnings) : null, pciClass);
         }
-        return new(functions, null);
+        return new(functions, null) { Unwatched = unwatched };
     }
 
     /// <summary>A PF's VFs from its virtfnN links: (N, the VF's address, its directory), in order.</summary>
@@ -90,5 +99,8 @@ internal static class PciFunctionReader
 /// <summary>The PFs read, by address; Blind says why they could not be read (then nothing SR-IOV changes).</summary>
 public sealed record ObservedFunctions(IReadOnlyDictionary<string, PhysicalFunction> Functions, string? Blind)
 {
+    /// <summary>PFs with VFs that gvtd does not look at (<see cref="FunctionScope"/>): listed only to say why.</summary>
+    public IReadOnlyList<UnwatchedFunction> Unwatched { get; init; } = [];
+
     public static readonly ObservedFunctions None = new(new Dictionary<string, PhysicalFunction>(), null);
 }

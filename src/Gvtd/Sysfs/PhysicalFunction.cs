@@ -20,11 +20,12 @@ public sealed record NvidiaVf(string Current, IReadOnlyList<(string Id, string N
 
 /// <summary>
 /// An SR-IOV capable PCI device (a PF). Vfs come from the virtfnN links, not from sriov_numvfs:
-/// reading that file blocks for as long as a disable waits for a VM to let go of a VF.
+/// reading that file blocks for as long as a disable waits for a VM to let go of a VF. PciClass is
+/// its class file (0x030000 a display controller; null when unread), for <see cref="FunctionScope"/>.
 /// </summary>
 public sealed record PhysicalFunction(
     string Address, string SysfsPath, string Driver, int TotalVfs, bool AutoProbe, IReadOnlyList<VirtualFunction> Vfs,
-    ObservedProvisioning? Provisioning)
+    ObservedProvisioning? Provisioning, int? PciClass = null)
 {
     public int NumVfs => Vfs.Count;
 

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Gvtd.Sysfs;
 
 /// <summary>
@@ -47,6 +49,17 @@ public sealed record ObservedProvisioning(ProvisioningLayout Layout, string Base
     IReadOnlyList<IReadOnlyDictionary<string, string>> Values)
 {
     public string VfDirectory(int number) => Layout.VfDirectory(Base, number);
+
+    /// <summary>
+    /// Whether what the driver keeps is what was declared, compared as the driver keeps it: numbers
+    /// as numbers (a driver parses "020" and keeps 20; every one of these files holds a decimal
+    /// number), anything else as text. The one comparison of planner and applier's read-back.
+    /// </summary>
+    public static bool SameValue(string kept, string declared) =>
+        System.Numerics.BigInteger.TryParse(kept.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var k)
+        && System.Numerics.BigInteger.TryParse(declared.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var d)
+            ? k == d
+            : string.Equals(kept.Trim(), declared.Trim(), StringComparison.Ordinal);
 
     public static ObservedProvisioning? Read(SysfsRoot root, string pfPath, string driver, int totalVfs, List<string> warnings)
     {

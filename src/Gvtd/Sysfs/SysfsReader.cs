@@ -14,14 +14,15 @@ public sealed class SysfsReader(SysfsRoot root, VfioUsers vfioUsers)
 {
     /// <param name="freshUsers">Rescan /proc for VFIO users even if nothing was seen to change (before any removal).</param>
     /// <param name="functions">SR-IOV PFs to read even without VFs (declared or owned ones).</param>
-    public ObservedState Read(bool freshUsers = false, IReadOnlySet<string>? functions = null)
+    /// <param name="displayControllers">Also read display-class PFs with VFs (prune: all); no other PF is read (<see cref="FunctionScope"/>).</param>
+    public ObservedState Read(bool freshUsers = false, IReadOnlySet<string>? functions = null, bool displayControllers = false)
     {
         var warnings = new List<string>();
         var parents = ReadParents(warnings);
         // One scan of /proc per read, and only if some device exists that a VM could hold.
         VfioUsers.Snapshot? users = null;
         VfioUsers.Snapshot Users() => users ??= vfioUsers.Read(freshUsers);
-        var sriov = PciFunctionReader.Read(root, functions ?? NoFunctions, Users, warnings);
+        var sriov = PciFunctionReader.Read(root, new FunctionScope(functions ?? NoFunctions, displayControllers), Users, warnings);
         if (!TryEntries(root.MdevDevices, out var listed, out var blind))
         {
             warnings.Add($"cannot list {root.MdevDevices}: {blind}; changing and forgetting nothing until it can");

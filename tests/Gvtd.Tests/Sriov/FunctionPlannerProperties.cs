@@ -27,11 +27,17 @@ public sealed class FunctionPlannerProperties
             Gen.Frequency((6, Gen.Const("vfio-pci")), (2, Gen.Const("")), (1, Gen.Const("i915"))),
             (use, driver) => new VirtualFunction("", 0, "", driver, 7, use));
 
+    private static Gen<T> Pick<T>(params T[] choices) => Gen.Int[0, choices.Length - 1].Select(i => choices[i]);
+
+    /// <summary>A display controller, a NIC, an NVMe drive, an accelerator, or a class that could not be read.</summary>
+    private static readonly Gen<int?> Classes = Pick<int?>(0x030000, 0x038000, 0x020000, 0x010802, 0x120000, null);
+
     private static readonly Gen<Host> Hosts =
         Gen.Select(Vfs.Array[0, 4].Array[Pfs.Length], Gen.Int[-1, 5].Array[Pfs.Length], Gen.Bool.Array[Pfs.Length], Gen.Enum<PrunePolicy>(), Gen.Bool,
-            (vfs, declared, owned, prune, asleep) => new Host(
+            Classes.Array[Pfs.Length],
+            (vfs, declared, owned, prune, asleep, classes) => new Host(
                 Pfs.Select((pf, i) => new PhysicalFunction(pf, "/sys/devices/" + pf, "i915", 4, false,
-                    [.. vfs[i].Select((v, n) => v with { Address = pf[..^1] + (n + 1), Index = n })], null)).ToDictionary(p => p.Address),
+                    [.. vfs[i].Select((v, n) => v with { Address = pf[..^1] + (n + 1), Index = n })], null, classes[i])).ToDictionary(p => p.Address),
                 [.. Pfs.Select((pf, i) => (pf, declared[i])).Where(x => x.Item2 >= 0)
                     .Select(x => new DesiredFunction(x.pf, x.Item2, "vfio-pci", new Dictionary<string, string>(), null, null, new SourceLocation("f", 1, 1)))],
                 [.. Pfs.Where((_, i) => owned[i])], prune, asleep));
@@ -53,6 +59,11 @@ public sealed class FunctionPlannerProperties
             // Undeclared: only a disable, and only as prune says.
             if (declared is null && action.Kind is FunctionActionKind.Enable or FunctionActionKind.Reset or FunctionActionKind.Bind) return false;
             if (declared is null && removesVfs && host.Prune == PrunePolicy.None) return false;
+            // gvtd looks only at what it was asked about: an undeclared PF it did not enable is
+            // touched only with prune: all, and only if it is a display controller.
+            if (declared is null && removesVfs && !host.Owned.Contains(pf.Address) && !FunctionScope.IsDisplayController(pf.PciClass)) return false;
+            // A VF on a host driver (not vfio-pci, not the declared one) is in use: no count change.
+            if (removesVfs && pf.Vfs.Any(v => v.Driver is not ("" or "vfio-pci") && v.Driver != declared?.Driver)) return false;
             // Enable only from 0; never more than the device offers; a VF on another driver is never taken.
             if (action.Kind == FunctionActionKind.Enable && pf.NumVfs != 0) return false;
             if (action.Kind is FunctionActionKind.Enable or FunctionActionKind.Reset && declared!.Vfs > pf.TotalVfs) return false;
@@ -110,4 +121,82 @@ public sealed class FunctionPlannerProperties
                 $"{want.Address}: {want.Vfs} VFs declared, offered and free, but after three rounds it has {after.NumVfs} ({string.Join("/", after.Vfs.Select(v => v.Driver))})");
         }
     }, iter: 5000, print: h => h.ToString());
+
+    /// <summary>How a driver keeps a value written to one of its provisioning files: any way at all.</summary>
+    public enum Rewrite { AsWritten, AsNumber, RoundedUp, Constant, CountsWrites, Empty }
+
+    public sealed record Driver(Dictionary<string, Rewrite> Rewrites, int AlignmentBits, int MaxVfs)
+    {
+        public override string ToString() => $"rewrites [{string.Join(", ", Rewrites.Select(r => $"{r.Key}:{r.Value}"))}], alignment 2^{AlignmentBits}, enables at most {MaxVfs} VFs";
+
+        public string Keep(string name, string value, int write) => Rewrites.GetValueOrDefault(name) switch
+        {
+            Rewrite.AsNumber => ulong.TryParse(value, out var n) ? n.ToString() : value,
+            Rewrite.RoundedUp => ulong.TryParse(value, out var n) ? (((n >> AlignmentBits) + ((n & ((1UL << AlignmentBits) - 1)) > 0 ? 1UL : 0)) << AlignmentBits).ToString() : value,
+            Rewrite.Constant => "7",
+            Rewrite.CountsWrites => (write + 1000).ToString(),
+            Rewrite.Empty => "",
+            _ => value,
+        };
+    }
+
+    private static readonly string[] Names = ["exec_quantum_ms", "ggtt_quota", "preempt_timeout_us"];
+
+    private static readonly Gen<Driver> Drivers =
+        Gen.Select(Gen.Enum<Rewrite>().Array[Names.Length], Gen.Int[0, 16], Gen.Int[0, 4],
+            (rewrites, bits, max) => new Driver(Names.Select((n, i) => (n, rewrites[i])).ToDictionary(x => x.n, x => x.Item2), bits, max));
+
+    private static readonly Gen<DesiredFunction> Declarations =
+        Gen.Select(Gen.Int[0, 4], Gen.Select(Pick(Names), Pick("0", "020", "20", "100000", "65536", "x1")).Array[0, 3],
+            (vfs, provision) => new DesiredFunction(Pfs[0], vfs, "vfio-pci",
+                provision.DistinctBy(p => p.Item1).ToDictionary(p => p.Item1, p => p.Item2), null, null, new SourceLocation("f", 1, 1)));
+
+    /// <summary>
+    /// Never churn (issue 24): whatever a driver does with the values written (keeps them, parses
+    /// them as numbers, rounds them to any alignment, keeps a constant, a counter or nothing; enables
+    /// fewer VFs than asked), plan and apply on a model of the kernel, with gvtd's memory of what it
+    /// set up, take the PF through 0 VFs at most once per declaration, over passes and over a change
+    /// of the declaration and back (each change may try once more).
+    /// </summary>
+    [Fact]
+    public void Whatever_a_driver_keeps_resets_per_declaration_are_at_most_one() =>
+        Gen.Select(Drivers, Declarations, Declarations, Gen.Int[0, 4], Gen.Bool).Sample((driver, first, second, initialVfs, owned) =>
+        {
+            var pf = Pfs[0];
+            var layout = ProvisioningLayout.All[0];
+            var values = Enumerable.Range(0, 4).Select(_ => Names.ToDictionary(n => n, _ => "0")).ToList();
+            var kernel = new PhysicalFunction(pf, "/sys/devices/" + pf, "xe", 4, false,
+                [.. Enumerable.Range(0, initialVfs).Select(n => new VirtualFunction(pf[..^1] + (n + 1), n, "", "vfio-pci", 7, DeviceUse.Free))], null, 0x030000);
+            var ownedSet = owned ? new HashSet<string> { pf } : new HashSet<string>();
+            var memory = new Gvtd.Reconcile.OncePerDeclaration();
+            var resets = new Dictionary<int, int>();
+            var writes = 0;
+            // Passes under one declaration, then another, then the first again: each a change of the declaration.
+            foreach (var (want, change) in new[] { (first, 0), (first, 0), (first, 0), (first, 0), (second, 1), (second, 1), (second, 1), (first, 2), (first, 2), (first, 2) })
+            {
+                var state = new DesiredStateSnapshot(Settings.Default with { Prune = PrunePolicy.All }, [], []) { Functions = [want] };
+                memory.Forget(state.Functions); // as the reconciler does at the start of each pass
+                var observed = kernel with { Provisioning = new ObservedProvisioning(layout, "/x", Names, [.. values.Select(v => (IReadOnlyDictionary<string, string>)new Dictionary<string, string>(v))]) };
+                foreach (var action in FunctionPlanner.Plan(state, new ObservedFunctions(new Dictionary<string, PhysicalFunction> { [pf] = observed }, null), ownedSet, false, memory.SetUpBefore).Where(a => a.ChangesSomething))
+                {
+                    if (action.Kind is FunctionActionKind.Reset or FunctionActionKind.Disable && kernel.NumVfs > 0)
+                    {
+                        resets[change] = resets.GetValueOrDefault(change) + 1;
+                        if (resets[change] > 1) return false;
+                    }
+                    if (action.Kind is FunctionActionKind.Enable or FunctionActionKind.Reset)
+                    {
+                        // As the applier does: provisioning written to every VF, then the count; the driver keeps what it keeps.
+                        foreach (var v in values)
+                            foreach (var (name, value) in want.Provision)
+                                v[name] = driver.Keep(name, value, writes++);
+                        kernel = kernel with { Vfs = [.. Enumerable.Range(0, Math.Min(want.Vfs, driver.MaxVfs)).Select(n => new VirtualFunction(pf[..^1] + (n + 1), n, "", "vfio-pci", 7, DeviceUse.Free))] };
+                        ownedSet.Add(pf);
+                    }
+                    else if (action.Kind == FunctionActionKind.Disable) kernel = kernel with { Vfs = [] };
+                    memory.Applied(action, succeeded: true);
+                }
+            }
+            return true;
+        }, iter: 3000);
 }

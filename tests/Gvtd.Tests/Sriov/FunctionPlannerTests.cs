@@ -13,16 +13,58 @@ public sealed class FunctionPlannerTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static PhysicalFunction Observed(int vfs, DeviceUse use = DeviceUse.Free, string vfDriver = "vfio-pci", string driver = "xe") =>
+    /// <summary>An xe card: a display controller (class 0x030000), as the kernel shows one.</summary>
+    private static PhysicalFunction Observed(int vfs, DeviceUse use = DeviceUse.Free, string vfDriver = "vfio-pci", string driver = "xe", int pciClass = 0x030000) =>
         new(Pf, "/sys/devices/pci0000:00/" + Pf, driver, 8, AutoProbe: false,
             [.. Enumerable.Range(0, vfs).Select(i => new VirtualFunction($"0000:03:00.{i + 1}", i, "", vfDriver, 10 + i, i == 0 ? use : DeviceUse.Free))],
-            Provisioning: null);
+            Provisioning: null, pciClass);
 
-    private FunctionAction Plan(string yaml, PhysicalFunction? pf, bool owned, bool asleep = false, string? blind = null)
+    private FunctionAction Plan(string yaml, PhysicalFunction? pf, bool owned, bool asleep = false, string? blind = null, bool setUpBefore = false)
     {
         var state = Yaml.Load(_dir, yaml);
         var observed = new ObservedFunctions(pf is null ? new Dictionary<string, PhysicalFunction>() : new() { [Pf] = pf }, blind);
-        return Assert.Single(FunctionPlanner.Plan(state, observed, owned ? new HashSet<string> { Pf } : new HashSet<string>(), asleep));
+        return Assert.Single(FunctionPlanner.Plan(state, observed, owned ? new HashSet<string> { Pf } : new HashSet<string>(), asleep, _ => setUpBefore));
+    }
+
+    [Theory]
+    [InlineData(0x020000, "a network controller (class 0x020000)")]
+    [InlineData(0x010802, "a storage controller (class 0x010802)")]
+    [InlineData(0x120000, "a processing accelerator (class 0x120000)")]
+    public void An_undeclared_pf_that_is_not_a_display_controller_is_never_changed_whatever_prune_says(int pciClass, string says)
+    {
+        foreach (var prune in new[] { "none", "owned", "all" })
+        {
+            var action = Plan(Nothing(prune), Observed(4, vfDriver: "", driver: "ice", pciClass: pciClass), owned: false);
+            Assert.Equal(FunctionActionKind.Ignore, action.Kind);
+            Assert.Contains(says, action.Reason);
+            Assert.Contains("whatever prune says", action.Reason);
+        }
+        // Unless gvtd enabled its VFs (it was declared once): then it is gvtd's to disable.
+        Assert.Equal(FunctionActionKind.Disable, Plan(Nothing("owned"), Observed(4, driver: "ice", pciClass: pciClass), owned: true).Kind);
+    }
+
+    [Fact]
+    public void A_vf_on_a_host_driver_is_in_use_for_every_disable_and_reset()
+    {
+        var undeclared = Plan(Nothing("all"), Observed(2, vfDriver: "iavf"), owned: true);
+        Assert.Equal((FunctionActionKind.Blocked, BlockReason.InUse), (undeclared.Kind, undeclared.Blocked));
+        Assert.Contains("bound to iavf, a host driver", undeclared.Reason);
+        var reset = Plan(Declared(3, "all"), Observed(2, vfDriver: "i915"), owned: true);
+        Assert.Equal((FunctionActionKind.Blocked, BlockReason.InUse), (reset.Kind, reset.Blocked));
+        // The declared driver is not a host driver: gvtd bound the VFs to it.
+        var own = $"sriov:\n  - pf: \"{Pf}\"\n    vfs: 3\n    driver: i915\n";
+        Assert.Equal(FunctionActionKind.Reset, Plan(own, Observed(2, vfDriver: "i915"), owned: true).Kind);
+    }
+
+    [Fact]
+    public void A_pf_still_differing_after_gvtd_set_it_up_for_this_declaration_is_blocked_not_reset_again()
+    {
+        Assert.Equal(FunctionActionKind.Reset, Plan(Declared(3), Observed(2), owned: true).Kind);
+        var again = Plan(Declared(3), Observed(2), owned: true, setUpBefore: true);
+        Assert.Equal((FunctionActionKind.Blocked, BlockReason.DriverKeeps), (again.Kind, again.Blocked));
+        Assert.Contains("the driver keeps 2 VFs for the declared 3", again.Reason);
+        // Enabling from 0 destroys nothing: it is never held back.
+        Assert.Equal(FunctionActionKind.Enable, Plan(Declared(3), Observed(0), owned: true, setUpBefore: true).Kind);
     }
 
     private static string Declared(int vfs, string prune = "owned") => $"settings:\n  prune: {prune}\nsriov:\n  - pf: \"{Pf}\"\n    vfs: {vfs}\n";
