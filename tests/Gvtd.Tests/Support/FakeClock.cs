@@ -16,7 +16,8 @@ namespace Gvtd.Tests.Support;
 /// </summary>
 public sealed class FakeClock : FakeTimeProvider
 {
-    private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(50);
+    /// <summary>How far the clock moves at a time: how finely a test on it can tell when gvtd acted.</summary>
+    public static readonly TimeSpan Step = TimeSpan.FromMilliseconds(50);
     /// <summary>Real time gvtd may take to come back to waiting on the clock before a test calls it hung.</summary>
     private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
     private int _passesRunning;
