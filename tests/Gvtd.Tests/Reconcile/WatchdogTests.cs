@@ -69,6 +69,21 @@ public sealed class WatchdogTests : IAsyncLifetime
     }
 
     [Fact]
+    public void AnIdleLoop_BeatsEveryHalfPeriod()
+    {
+        // Nothing to do and an interval of an hour: only the loop's own wake-ups beat. A beat every
+        // half period (systemd's advice) leaves a late one room; the clock's step is its resolution.
+        var from = _beats.Count;
+        var span = Watchdog * 5;
+
+        _clock.AdvanceBy(span);
+
+        var gaps = _beats.GapsSince(from, span);
+        Assert.True(gaps.Max() <= Watchdog / 2 + FakeClock.Step,
+            $"a gap of {gaps.Max().TotalMilliseconds:0} ms between WATCHDOG=1 while idle (period {Watchdog.TotalMilliseconds:0} ms, so at most {(Watchdog / 2 + FakeClock.Step).TotalMilliseconds:0} ms)");
+    }
+
+    [Fact]
     public async Task ALoopStuckOutsideTheKernelWrites_StopsTheBeats()
     {
         using var stuck = new ManualResetEventSlim(false);

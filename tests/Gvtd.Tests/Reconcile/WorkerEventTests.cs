@@ -157,4 +157,49 @@ public sealed class WorkerEventTests : IAsyncLifetime
         _clock.AdvanceUntil(() => !InUse(), TimeSpan.FromSeconds(1), $"{uuid} shown free once the VM let go");
         Assert.Contains(uuid, _host.Devices); // still declared: nothing was removed
     }
+
+    // The fake clock moves only between passes, and counts them from the reconciler's
+    // announcements: a pass that publishes more than its start (a sleep state change), or that ends
+    // with no result (it threw), must still count as one pass that has ended.
+
+    [Fact]
+    public void ASleepStateChangeDuringAPass_IsNotCountedAsAnotherPass()
+    {
+        var uuid = Uuids[3];
+        var changed = 0;
+        _host.Writer.BeforeWrite = (path, _) =>
+        {
+            // The sleep coordinator publishes from its own thread, here while the pass writes.
+            if (path.EndsWith("/create") && Interlocked.Exchange(ref changed, 1) == 0) _host.Reconciler.SetSleep("awake", inhibitorHeld: true);
+        };
+        _host.Core.Write(Path.Combine(_host.Reader.Read().Devices[uuid].SysfsPath, "remove"), "1");
+
+        _clock.AdvanceUntil(() => _host.Devices.Contains(uuid), TimeSpan.FromSeconds(2), $"{uuid} created again by the uevent's pass");
+        _clock.AdvanceBy(TimeSpan.FromSeconds(2)); // the clock moves on once the pass has ended
+
+        Assert.Equal(1, changed);
+        Assert.Equal(DaemonState.Idle, _host.Reconciler.Current.State);
+        Assert.True(_host.Reconciler.Current.SleepOrNull!.InhibitorHeld);
+    }
+
+    [Fact]
+    public void APassThatThrows_EndsAsAPass_AndTheNextOneRuns()
+    {
+        var uuid = Uuids[4];
+        var thrown = 0;
+        _host.Writer.BeforeWrite = (path, _) =>
+        {
+            if (path.EndsWith("/create") && Interlocked.Exchange(ref thrown, 1) == 0) throw new InvalidOperationException("a bug in the pass (injected by the test)");
+        };
+        _host.Core.Write(Path.Combine(_host.Reader.Read().Devices[uuid].SysfsPath, "remove"), "1");
+
+        _clock.AdvanceUntil(() => Volatile.Read(ref thrown) == 1, TimeSpan.FromSeconds(2), "the uevent's pass to reach its create (and throw)");
+        _clock.AdvanceBy(TimeSpan.FromSeconds(2)); // the clock moves on once the pass has ended
+        Assert.Equal(DaemonState.Degraded, _host.Reconciler.Current.State);
+        Assert.DoesNotContain(uuid, _host.Devices);
+
+        var pass = _worker.RequestPassAsync("test", reload: false);
+        _clock.AdvanceUntil(() => pass.IsCompleted, TimeSpan.FromSeconds(2), "the pass asked for after the one that threw");
+        Assert.Contains(uuid, _host.Devices);
+    }
 }

@@ -16,7 +16,8 @@ namespace Gvtd.Tests.Support;
 /// </summary>
 public sealed class FakeClock : FakeTimeProvider
 {
-    private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(50);
+    /// <summary>How far the clock moves at a time: how finely a test on it can tell when gvtd acted.</summary>
+    public static readonly TimeSpan Step = TimeSpan.FromMilliseconds(50);
     /// <summary>Real time gvtd may take to come back to waiting on the clock before a test calls it hung.</summary>
     private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
     private int _passesRunning;
@@ -52,14 +53,23 @@ public sealed class FakeClock : FakeTimeProvider
         return timer;
     }
 
-    /// <summary>Counts passes in flight from the reconciler's announcements, so the clock can wait for them.</summary>
+    /// <summary>
+    /// Counts passes in flight from the reconciler's announcements, so the clock can wait for them.
+    /// A pass starts when the state turns to Reconciling; it ends with its result, or with Degraded
+    /// and no result when it threw. Other publications during a pass (the sleep coordinator's, from
+    /// its own thread) keep Reconciling and are not passes; a refused pass (invalid files) publishes
+    /// only its result, and a result with no pass started ends nothing.
+    /// </summary>
     public void Follow(Reconciler reconciler)
     {
         _followsPasses = true;
+        var inPass = false; // announcements come one at a time, under the reconciler's publishing lock
         reconciler.Changed += (snapshot, result) =>
         {
-            if (result is null && snapshot.State == DaemonState.Reconciling) Interlocked.Increment(ref _passesRunning);
-            else if (result is not null && Volatile.Read(ref _passesRunning) > 0) Interlocked.Decrement(ref _passesRunning);
+            var running = result is null && snapshot.State == DaemonState.Reconciling;
+            if (running && !inPass) Interlocked.Increment(ref _passesRunning);
+            else if (!running && inPass) Interlocked.Decrement(ref _passesRunning);
+            inPass = running;
             Pulse();
         };
     }
