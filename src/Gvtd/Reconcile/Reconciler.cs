@@ -148,6 +148,7 @@ public sealed class Reconciler(
         ForgetStale(state, after);
         var nextPlan = WithBackoff(Planner.Plan(state, after, ledger.Owned, asleep));
         var nextFunctionPlan = PlanFunctions(state, after, asleep);
+        ForgetSettledFailures(state, after, nextPlan, nextFunctionPlan);
         // What this pass set aside for sleep is what resume brings back; once awake, the list ends.
         lock (_publishing)
         {
@@ -219,7 +220,7 @@ public sealed class Reconciler(
         _lastLedgerError = error;
     }
 
-    /// <summary>Owned devices that are gone and no longer declared leave the ledger; stale failures are forgotten.</summary>
+    /// <summary>Owned devices that are gone and no longer declared leave the ledger.</summary>
     private void ForgetStale(DesiredStateSnapshot state, ObservedState observed)
     {
         var declared = state.VGpus.Select(v => v.Uuid).ToHashSet();
@@ -230,7 +231,23 @@ public sealed class Reconciler(
         if (observed.Sriov.Blind is null)
             ledger.ForgetFunctions(ledger.OwnedFunctions.Where(a => !declaredFunctions.Contains(a) && !applier.IsBusy(a)
                 && observed.Sriov.Functions.GetValueOrDefault(a) is not { NumVfs: > 0 }).ToList());
-        _backoff.Forget(key => declared.Contains(key) || declaredFunctions.Contains(key));
+    }
+
+    /// <summary>
+    /// A failure's backoff lasts while its change is still wanted: for a declared device until it
+    /// succeeds, for one that is not declared (a remove or disable that failed) until it is gone or
+    /// no longer to be changed (prune changed, a VM took it). Forgotten sooner, a failing remove or
+    /// disable would be tried again, with an error, at every pass. While gvtd cannot see the
+    /// devices it cannot tell what is gone, so nothing is forgotten.
+    /// </summary>
+    private void ForgetSettledFailures(DesiredStateSnapshot state, ObservedState observed, IReadOnlyList<PlannedAction> plan, IReadOnlyList<FunctionAction> functionPlan)
+    {
+        if (observed.Blind is not null || observed.Sriov.Blind is not null) return;
+        var wanted = state.VGpus.Select(v => v.Uuid).Concat(state.Functions.Select(f => f.Address))
+            .Concat(plan.Where(a => a.ChangesSomething || a.Blocked == BlockReason.RetryLater).Select(a => a.Uuid))
+            .Concat(functionPlan.Where(a => a.ChangesSomething || a.Blocked == BlockReason.RetryLater).Select(a => a.Address))
+            .ToHashSet(StringComparer.Ordinal);
+        _backoff.Forget(wanted.Contains);
     }
 
     /// <summary>Changes still in backoff after a failure are held back, and say when they will be tried.</summary>
