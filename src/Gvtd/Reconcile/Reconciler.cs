@@ -31,6 +31,14 @@ public sealed class Reconciler(
 
     public StatusSnapshot Current => _current;
 
+    private volatile UeventInterest _uevents = UeventInterest.AllPci;
+
+    /// <summary>
+    /// Which PCI functions' uevents can change the next pass, as the last pass saw the host (the
+    /// worker filters with it, through <see cref="Uevent.MattersTo"/>, and reads no sysfs itself).
+    /// </summary>
+    public UeventInterest UeventInterest => _uevents;
+
     /// <summary>
     /// The machine is about to sleep, or sleeping (set by the worker around logind's
     /// PrepareForSleep): passes plan to set vGPUs aside (settings.sleep) instead of creating them.
@@ -149,6 +157,7 @@ public sealed class Reconciler(
         var nextPlan = WithBackoff(Planner.Plan(state, after, ledger.Owned, asleep));
         var nextFunctionPlan = PlanFunctions(state, after, asleep);
         ForgetSettledFailures(state, after, nextPlan, nextFunctionPlan);
+        _uevents = InterestIn(state, after);
         // What this pass set aside for sleep is what resume brings back; once awake, the list ends.
         lock (_publishing)
         {
@@ -248,6 +257,24 @@ public sealed class Reconciler(
             .Concat(functionPlan.Where(a => a.ChangesSomething || a.Blocked == BlockReason.RetryLater).Select(a => a.Address))
             .ToHashSet(StringComparer.Ordinal);
         _backoff.Forget(wanted.Contains);
+    }
+
+    /// <summary>
+    /// The PCI functions gvtd looks at: the mdev parents (declared or seen), the PFs declared or
+    /// owned (with prune: all, also those read) with every VF they have or can have, and with prune:
+    /// all any display controller. While gvtd cannot see the PCI devices, every event counts.
+    /// </summary>
+    private UeventInterest InterestIn(DesiredStateSnapshot state, ObservedState observed)
+    {
+        if (observed.Sriov.Blind is not null) return UeventInterest.AllPci;
+        var pruneAll = state.Settings.Prune == PrunePolicy.All;
+        var pfs = state.Functions.Select(f => f.Address).Concat(ledger.OwnedFunctions)
+            .Concat(pruneAll ? observed.Sriov.Functions.Keys : []).ToHashSet(StringComparer.Ordinal);
+        var addresses = state.VGpus.Select(v => v.Parent).Concat(observed.Parents.Keys).Concat(pfs).ToHashSet(StringComparer.Ordinal);
+        foreach (var address in pfs)
+            if (observed.Sriov.Functions.GetValueOrDefault(address) is { } pf)
+                addresses.UnionWith(pf.Vfs.Select(v => v.Address).Concat(pf.PossibleVfs));
+        return new(addresses, DisplayControllers: pruneAll);
     }
 
     /// <summary>Changes still in backoff after a failure are held back, and say when they will be tried.</summary>
