@@ -62,10 +62,13 @@ public sealed class Reconciler(
     /// <summary>
     /// How long until a change the last pass held back for its retry may be tried (zero if it may
     /// now), or null when none waits. Only held-back changes count: a failure whose device is now
-    /// blocked for another reason (its parent went) must not wake the loop over and over.
+    /// blocked for another reason (its parent went) must not wake the loop over and over. Nor
+    /// must a device whose write is still stuck in the kernel: the write returning brings its pass
+    /// (<see cref="Applier.LateWriteFinished"/>); retried before, it would be pass after pass.
     /// </summary>
     public TimeSpan? NextRetry => _current.Plan.Where(a => a.Blocked == BlockReason.RetryLater).Select(a => a.Uuid)
         .Concat(_current.FunctionPlan.Where(a => a.Blocked == BlockReason.RetryLater).Select(a => a.Address))
+        .Where(key => !applier.IsBusy(key))
         .Select(key => (TimeSpan?)(_backoff.Wait(key) ?? TimeSpan.Zero)).Min();
 
     /// <summary>What the next pass would do, without doing it (failed changes still waiting to be retried show as blocked).</summary>

@@ -379,4 +379,32 @@ public sealed class ReconcilerTests : IDisposable
         var planned = Assert.Single(host.Reconciler.Current.FunctionPlan);
         Assert.Equal((FunctionActionKind.Blocked, BlockReason.RetryLater), (planned.Kind, planned.Blocked));
     }
+
+    [Fact]
+    public async Task NextRetry_WhileAWriteIsStuckInTheKernel_IsNotNow_TheWriteReturningBringsThePass()
+    {
+        const string pf = Gvtd.Simulation.SimulatedSriovGpu.PciAddress;
+        var clock = new FakeClock();
+        var host = new SimulatedHost(_dir, writeTimeout: TimeSpan.FromSeconds(10), time: clock, gpu: Gvtd.Simulation.SimulatedGpu.Gen12);
+        host.Configure($"sriov:\n  - pf: \"{pf}\"\n    vfs: 2\n");
+        await host.PassAsync();
+        host.Configure("vgpus: []\n");
+        using var gate = new ManualResetEventSlim();
+        host.Writer.BeforeWrite = (path, value) => { if (path.EndsWith("/sriov_numvfs") && value == "0") gate.Wait(); };
+
+        var pass = host.PassAsync();
+        clock.WaitFor(() =>
+        {
+            if (pass.IsCompleted) return true;
+            if (clock.LiveTimers > 0) clock.Advance(TimeSpan.FromSeconds(10));
+            return false;
+        }, "the pass after the disable timed out");
+        await pass;
+        Assert.True(host.Applier.IsBusy(pf));
+        Assert.Equal(BlockReason.RetryLater, Assert.Single(host.Reconciler.Current.FunctionPlan).Blocked);
+
+        // Retrying now would only find the same write still stuck, pass after pass.
+        Assert.Null(host.Reconciler.NextRetry);
+        gate.Set();
+    }
 }
