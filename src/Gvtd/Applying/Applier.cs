@@ -13,7 +13,9 @@ namespace Gvtd.Applying;
 /// </summary>
 public sealed class Applier(IKernel writer, TimeSpan writeTimeout, TimeProvider time, ILogger<Applier> logger)
 {
-    private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
+    // Writes in flight per device, one count per write: a device stays busy while any write to it
+    // has not returned, however many came after it and returned (under its own lock).
+    private readonly Dictionary<string, int> _inFlight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PlannedAction> _stuckRemoves = new(StringComparer.Ordinal);
 
     private int _waiting;
@@ -22,7 +24,24 @@ public sealed class Applier(IKernel writer, TimeSpan writeTimeout, TimeProvider 
     /// <summary>Raised (on a pool thread) when a write that had timed out finally returns.</summary>
     public event Action<string>? LateWriteFinished;
 
-    public bool IsBusy(string uuid) => _inFlight.ContainsKey(uuid);
+    public bool IsBusy(string uuid)
+    {
+        lock (_inFlight) return _inFlight.ContainsKey(uuid);
+    }
+
+    private void Began(string key)
+    {
+        lock (_inFlight) _inFlight[key] = _inFlight.GetValueOrDefault(key) + 1;
+    }
+
+    private void Returned(string key)
+    {
+        lock (_inFlight)
+        {
+            if (_inFlight.GetValueOrDefault(key) is > 1 and var n) _inFlight[key] = n - 1;
+            else _inFlight.Remove(key);
+        }
+    }
 
     /// <summary>
     /// True while a pass waits on a write, or did within <paramref name="span"/>: that wait is bounded
@@ -48,7 +67,7 @@ public sealed class Applier(IKernel writer, TimeSpan writeTimeout, TimeProvider 
 
     private async Task<ApplyOutcome> ApplyOneAsync(PlannedAction action, IReadOnlyDictionary<string, MdevParent> parents)
     {
-        if (_inFlight.ContainsKey(action.Uuid))
+        if (IsBusy(action.Uuid))
             return new(action, OutcomeKind.Pending, "an earlier write to this device has not returned yet");
 
         if (action.Kind is ActionKind.Remove or ActionKind.Recreate)
@@ -102,16 +121,31 @@ public sealed class Applier(IKernel writer, TimeSpan writeTimeout, TimeProvider 
     internal async Task<bool> WriteTimedAsync(string key, string path, string value, Action? onTimeout = null, Action? onLateFinish = null)
     {
         // A thread of its own: the kernel may block this write for as long as a VM holds the
-        // device, and that must not starve the pool that serves D-Bus and the passes.
-        var write = Task.Factory.StartNew(() => writer.Write(path, value), CancellationToken.None,
-            TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
-        _inFlight[key] = write;
+        // device, and that must not starve the pool that serves D-Bus and the passes. Counted as in
+        // flight from before it starts until it really returns, whether or not it timed out.
+        Began(key);
+        var timedOut = false;
         try
         {
+            var write = Task.Factory.StartNew(() => writer.Write(path, value), CancellationToken.None,
+                TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
             Interlocked.Increment(ref _waiting);
             try
             {
                 await write.WaitAsync(writeTimeout, time);
+            }
+            catch (TimeoutException)
+            {
+                // Leave the key busy until the kernel lets this write go, then ask for a new pass.
+                timedOut = true;
+                onTimeout?.Invoke();
+                _ = write.ContinueWith(_ =>
+                {
+                    onLateFinish?.Invoke();
+                    Returned(key);
+                    LateWriteFinished?.Invoke(key);
+                }, TaskScheduler.Default);
+                return false;
             }
             finally
             {
@@ -120,21 +154,9 @@ public sealed class Applier(IKernel writer, TimeSpan writeTimeout, TimeProvider 
             }
             return true;
         }
-        catch (TimeoutException)
-        {
-            // Leave the key busy until the kernel lets the write go, then ask for a new pass.
-            onTimeout?.Invoke();
-            _ = write.ContinueWith(_ =>
-            {
-                onLateFinish?.Invoke();
-                _inFlight.TryRemove(key, out Task? _);
-                LateWriteFinished?.Invoke(key);
-            }, TaskScheduler.Default);
-            return false;
-        }
         finally
         {
-            if (write.IsCompleted) _inFlight.TryRemove(key, out Task? _);
+            if (!timedOut) Returned(key);
         }
     }
 

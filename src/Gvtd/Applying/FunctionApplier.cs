@@ -32,25 +32,40 @@ public sealed class FunctionApplier(Applier writes, SysfsRoot root, ILogger<Func
         {
             if (action.Kind is FunctionActionKind.Disable or FunctionActionKind.Reset)
             {
-                if (!await WriteAsync(action, SysfsRoot.NumVfsFile(pf.SysfsPath), "0"))
-                    return TimedOut(action, "disabling its VFs");
+                await WriteAsync(action, SysfsRoot.NumVfsFile(pf.SysfsPath), "0", "disabling its VFs");
                 logger.LogInformation("Disabled the {Count} VF(s) of {Address}: {Reason}", pf.NumVfs, action.Address, action.Reason);
                 if (action.Kind == FunctionActionKind.Disable) return new(action, OutcomeKind.Removed);
             }
             var want = action.Desired!;
             if (action.Kind is FunctionActionKind.Enable or FunctionActionKind.Reset)
             {
-                if (pf.AutoProbe) await WriteAsync(action, SysfsRoot.AutoProbeFile(pf.SysfsPath), "0");
+                if (pf.AutoProbe) await WriteAsync(action, SysfsRoot.AutoProbeFile(pf.SysfsPath), "0", $"turning off sriov_drivers_autoprobe of {action.Address}");
                 var provisioned = await ProvisionAsync(action, pf, want, []);
-                if (!await WriteAsync(action, SysfsRoot.NumVfsFile(pf.SysfsPath), want.Vfs.ToString(System.Globalization.CultureInfo.InvariantCulture)))
-                    return TimedOut(action, "enabling its VFs");
+                await WriteAsync(action, SysfsRoot.NumVfsFile(pf.SysfsPath), want.Vfs.ToString(System.Globalization.CultureInfo.InvariantCulture), "enabling its VFs");
                 logger.LogInformation("Enabled {Count} VF(s) on {Address}", want.Vfs, action.Address);
                 // Some drivers make a VF's provisioning directory only once the VF exists.
                 await ProvisionAsync(action, pf, want, provisioned);
             }
+            // A VF that cannot be bound says so, and the others are bound all the same.
+            var failures = new List<string>();
             foreach (var (_, address, path) in PciFunctionReader.VfLinks(pf.SysfsPath))
-                if (await BindAsync(action, want, address, path) is { } failed) return failed;
-            return new(action, OutcomeKind.Created);
+            {
+                try
+                {
+                    if (await BindAsync(action, want, address, path) is { } failed) failures.Add(failed);
+                }
+                catch (KernelWriteException e)
+                {
+                    failures.Add(Describe(e, action, address));
+                }
+            }
+            return failures.Count > 0 ? Fail(action, string.Join("; ", failures)) : new(action, OutcomeKind.Created);
+        }
+        catch (WriteTimedOut stuck)
+        {
+            // The write goes on in the kernel and keeps the PF busy: nothing more is written behind
+            // it, and what it did is seen at the pass after it returns.
+            return TimedOut(action, stuck.What);
         }
         catch (KernelWriteException e)
         {
@@ -74,8 +89,11 @@ public sealed class FunctionApplier(Applier writes, SysfsRoot root, ILogger<Func
             var dir = layout.VfDirectory(found, n);
             if (written.Contains(n) || !Directory.Exists(dir)) continue;
             foreach (var (name, value) in want.Provision)
-                if (await WriteAsync(action, Path.Combine(dir, name), value))
-                    ReadBack(action, n, Path.Combine(dir, name), value);
+            {
+                // A write that has not returned throws: only a value the kernel took is read back.
+                await WriteAsync(action, Path.Combine(dir, name), value, $"writing {name} for VF {n}");
+                ReadBack(action, n, Path.Combine(dir, name), value);
+            }
             written.Add(n);
         }
         if (written.Count > done.Count)
@@ -105,8 +123,8 @@ public sealed class FunctionApplier(Applier writes, SysfsRoot root, ILogger<Func
             logger.LogWarning("The driver of {Address} keeps {Name} {Kept} for the declared {Value} (VF {Number})", action.Address, Path.GetFileName(path), kept, value, number);
     }
 
-    /// <summary>Sets the NVIDIA vGPU type if declared, then binds the VF to the declared driver unless it is on one.</summary>
-    private async Task<FunctionOutcome?> BindAsync(FunctionAction action, DesiredFunction want, string address, string path)
+    /// <summary>Sets the NVIDIA vGPU type if declared, then binds the VF to the declared driver unless it is on one; returns why not, if not.</summary>
+    private async Task<string?> BindAsync(FunctionAction action, DesiredFunction want, string address, string path)
     {
         var driver = SysfsReader.LinkName(path, "driver") ?? "";
         if (driver.Length > 0 && driver != want.Driver) return null; // the planner says why it is left alone
@@ -114,34 +132,49 @@ public sealed class FunctionApplier(Applier writes, SysfsRoot root, ILogger<Func
             return failed;
         if (driver == want.Driver) return null;
         // driver_override is lost whenever a VF is re-created, so it is written every time.
-        await WriteAsync(action, SysfsRoot.DriverOverrideFile(path), want.Driver);
-        await WriteAsync(action, root.PciDriversProbe, address);
+        await WriteAsync(action, SysfsRoot.DriverOverrideFile(path), want.Driver, $"binding VF {address} to {want.Driver} (driver_override)");
+        await WriteAsync(action, root.PciDriversProbe, address, $"binding VF {address} to {want.Driver} (drivers_probe)");
+        // Both writes returned: only now does a missing driver link mean the probe failed.
         var now = SysfsReader.LinkName(path, "driver") ?? "";
         if (now != want.Driver)
-            return Fail(action, $"the kernel did not bind VF {address} to {want.Driver} (drivers_probe reports success even when the probe fails): "
+            return $"the kernel did not bind VF {address} to {want.Driver} (drivers_probe reports success even when the probe fails): "
                 + (want.Driver == DesiredFunction.DefaultDriver
                     ? "is the vfio-pci module loaded, and is the IOMMU on (intel_iommu=on)? dmesg says why"
-                    : $"is the {want.Driver} module loaded? dmesg says why"));
+                    : $"is the {want.Driver} module loaded? dmesg says why");
         logger.LogInformation("Bound VF {Vf} of {Address} to {Driver}", address, action.Address, want.Driver);
         return null;
     }
 
-    private async Task<FunctionOutcome?> SetNvidiaTypeAsync(FunctionAction action, string address, string path, string type)
+    private async Task<string?> SetNvidiaTypeAsync(FunctionAction action, string address, string path, string type)
     {
         // Read again now: what a VF can take changes as its siblings take types.
         var nvidia = PciFunctionReader.ReadNvidia(path) ?? new NvidiaVf("", []);
         var id = nvidia.Creatable.FirstOrDefault(c => c.Id == type || c.Name == type).Id;
         if (nvidia.Current == type || (id is not null && nvidia.Current == id)) return null;
-        if (id is null) return Fail(action, $"VF {address} cannot take vGPU type {type} now (creatable: {string.Join(", ", nvidia.Creatable.Select(c => $"{c.Id} {c.Name}"))})");
-        await WriteAsync(action, SysfsRoot.NvidiaTypeFile(path), id);
+        if (id is null) return $"VF {address} cannot take vGPU type {type} now (creatable: {string.Join(", ", nvidia.Creatable.Select(c => $"{c.Id} {c.Name}"))})";
+        await WriteAsync(action, SysfsRoot.NvidiaTypeFile(path), id, $"setting vGPU type {type} on VF {address}");
         logger.LogInformation("Set vGPU type {Type} ({Id}) on VF {Vf}", type, id, address);
         return null;
     }
 
-    /// <summary>True when written; false when it had not returned within the timeout. Throws on errno.</summary>
-    private Task<bool> WriteAsync(FunctionAction action, string path, string value) => writes.WriteTimedAsync(action.Address, path, value);
+    /// <summary>
+    /// Writes through the applier's timed path, keyed by the PF; throws <see cref="WriteTimedOut"/>
+    /// when the write had not returned within the timeout (<paramref name="what"/> says what it was
+    /// for), and <see cref="KernelWriteException"/> when the kernel refused it.
+    /// </summary>
+    private async Task WriteAsync(FunctionAction action, string path, string value, string what)
+    {
+        if (!await writes.WriteTimedAsync(action.Address, path, value)) throw new WriteTimedOut(what);
+    }
 
-    private static string Describe(KernelWriteException e, FunctionAction action)
+    /// <summary>A write of a PF's sequence that has not returned: the sequence stops there.</summary>
+    private sealed class WriteTimedOut(string what) : Exception(what)
+    {
+        public string What { get; } = what;
+    }
+
+    /// <summary>The kernel's refusal in words; <paramref name="vf"/> names the VF a bind was for.</summary>
+    private static string Describe(KernelWriteException e, FunctionAction action, string? vf = null)
     {
         var file = Path.GetFileName(e.Path);
         return (file, e.Errno) switch
@@ -150,7 +183,7 @@ public sealed class FunctionApplier(Applier writes, SysfsRoot root, ILogger<Func
             ("sriov_numvfs", Errno.EBUSY) => $"the kernel refused to change the VF count of {action.Address} (EBUSY: VFs are already enabled, or a VF is in use); gvtd tries again",
             ("sriov_numvfs", Errno.ERANGE) => $"{action.Address} offers fewer VFs than declared (ERANGE); see sriov_totalvfs and the driver's max_vfs",
             ("sriov_numvfs", var errno) => $"the PF driver of {action.Address} refused to set {action.WantedVfs} VFs ({errno}); dmesg says why (for i915: enable_guc=3 and max_vfs)",
-            ("drivers_probe" or "driver_override", var errno) => $"binding a VF of {action.Address} failed ({errno})",
+            ("drivers_probe" or "driver_override", var errno) => $"binding {(vf is null ? "a VF" : $"VF {vf}")} of {action.Address} failed ({errno})",
             (_, Errno.EACCES or Errno.EPERM) => "permission denied writing to sysfs: gvtd must run as root",
             (_, var errno) => $"writing {e.Path} failed ({errno}); the driver refused the value",
         };
@@ -158,8 +191,10 @@ public sealed class FunctionApplier(Applier writes, SysfsRoot root, ILogger<Func
 
     private FunctionOutcome TimedOut(FunctionAction action, string what)
     {
-        logger.LogWarning("{What} of {Address} did not return within {Timeout}s; it is still pending in the kernel", what, action.Address, writes.WriteTimeout.TotalSeconds);
-        return new(action, OutcomeKind.TimedOut, $"the kernel has not finished {what} after {writes.WriteTimeout.TotalSeconds:0}s (is a VM holding a VF?)");
+        logger.LogWarning("The write for {What} (SR-IOV PF {Address}) did not return within {Timeout}s; it is still pending in the kernel, and gvtd writes nothing more to this PF until it returns",
+            what, action.Address, writes.WriteTimeout.TotalSeconds);
+        return new(action, OutcomeKind.TimedOut, $"the kernel has not finished {what} after {writes.WriteTimeout.TotalSeconds:0}s "
+            + "(it may be waiting for a VM to let go of a VF); gvtd goes on once the write returns");
     }
 
     private FunctionOutcome Fail(FunctionAction action, string error)

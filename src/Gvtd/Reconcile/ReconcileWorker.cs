@@ -113,7 +113,8 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
         applier.LateWriteFinished += uuid => Trigger($"late write for {uuid} returned", reload: false, isExplicit: false);
         _uevents = kernel.Listen(e =>
         {
-            if (e.MattersToGvtd)
+            // What the last pass looked at decides; the host's other PCI devices start no pass.
+            if (e.MattersTo(reconciler.UeventInterest))
                 Hand(new Request("uevent", Reload: false, Explicit: false, null, Settle: true));
         }, why =>
         {

@@ -32,6 +32,14 @@ public sealed class Reconciler(
 
     public StatusSnapshot Current => _current;
 
+    private volatile UeventInterest _uevents = UeventInterest.AllPci;
+
+    /// <summary>
+    /// Which PCI functions' uevents can change the next pass, as the last pass saw the host (the
+    /// worker filters with it, through <see cref="Uevent.MattersTo"/>, and reads no sysfs itself).
+    /// </summary>
+    public UeventInterest UeventInterest => _uevents;
+
     /// <summary>
     /// The machine is about to sleep, or sleeping (set by the worker around logind's
     /// PrepareForSleep): passes plan to set vGPUs aside (settings.sleep) instead of creating them.
@@ -55,10 +63,13 @@ public sealed class Reconciler(
     /// <summary>
     /// How long until a change the last pass held back for its retry may be tried (zero if it may
     /// now), or null when none waits. Only held-back changes count: a failure whose device is now
-    /// blocked for another reason (its parent went) must not wake the loop over and over.
+    /// blocked for another reason (its parent went) must not wake the loop over and over. Nor
+    /// must a device whose write is still stuck in the kernel: the write returning brings its pass
+    /// (<see cref="Applier.LateWriteFinished"/>); retried before, it would be pass after pass.
     /// </summary>
     public TimeSpan? NextRetry => _current.Plan.Where(a => a.Blocked == BlockReason.RetryLater).Select(a => a.Uuid)
         .Concat(_current.FunctionPlan.Where(a => a.Blocked == BlockReason.RetryLater).Select(a => a.Address))
+        .Where(key => !applier.IsBusy(key))
         .Select(key => (TimeSpan?)(_backoff.Wait(key) ?? TimeSpan.Zero)).Min();
 
     /// <summary>
@@ -155,6 +166,8 @@ public sealed class Reconciler(
         ForgetStale(state, after);
         var nextPlan = WithBackoff(Planner.Plan(state, after, ledger.Owned, asleep));
         var nextFunctionPlan = PlanFunctions(state, after, asleep);
+        ForgetSettledFailures(state, after, nextPlan, nextFunctionPlan);
+        _uevents = InterestIn(state, after);
         // What this pass set aside for sleep is what resume brings back; once awake, the list ends.
         lock (_publishing)
         {
@@ -228,7 +241,7 @@ public sealed class Reconciler(
         _lastLedgerError = error;
     }
 
-    /// <summary>Owned devices that are gone and no longer declared leave the ledger; stale failures are forgotten.</summary>
+    /// <summary>Owned devices that are gone and no longer declared leave the ledger.</summary>
     private void ForgetStale(DesiredStateSnapshot state, ObservedState observed)
     {
         var declared = state.VGpus.Select(v => v.Uuid).ToHashSet();
@@ -239,7 +252,41 @@ public sealed class Reconciler(
         if (observed.Sriov.Blind is null)
             ledger.ForgetFunctions(ledger.OwnedFunctions.Where(a => !declaredFunctions.Contains(a) && !applier.IsBusy(a)
                 && observed.Sriov.Functions.GetValueOrDefault(a) is not { NumVfs: > 0 }).ToList());
-        _backoff.Forget(key => declared.Contains(key) || declaredFunctions.Contains(key));
+    }
+
+    /// <summary>
+    /// A failure's backoff lasts while its change is still wanted: for a declared device until it
+    /// succeeds, for one that is not declared (a remove or disable that failed) until it is gone or
+    /// no longer to be changed (prune changed, a VM took it). Forgotten sooner, a failing remove or
+    /// disable would be tried again, with an error, at every pass. While gvtd cannot see the
+    /// devices it cannot tell what is gone, so nothing is forgotten.
+    /// </summary>
+    private void ForgetSettledFailures(DesiredStateSnapshot state, ObservedState observed, IReadOnlyList<PlannedAction> plan, IReadOnlyList<FunctionAction> functionPlan)
+    {
+        if (observed.Blind is not null || observed.Sriov.Blind is not null) return;
+        var wanted = state.VGpus.Select(v => v.Uuid).Concat(state.Functions.Select(f => f.Address))
+            .Concat(plan.Where(a => a.ChangesSomething || a.Blocked == BlockReason.RetryLater).Select(a => a.Uuid))
+            .Concat(functionPlan.Where(a => a.ChangesSomething || a.Blocked == BlockReason.RetryLater).Select(a => a.Address))
+            .ToHashSet(StringComparer.Ordinal);
+        _backoff.Forget(wanted.Contains);
+    }
+
+    /// <summary>
+    /// The PCI functions gvtd looks at: the mdev parents (declared or seen), the PFs declared or
+    /// owned (with prune: all, also those read) with every VF they have or can have, and with prune:
+    /// all any display controller. While gvtd cannot see the PCI devices, every event counts.
+    /// </summary>
+    private UeventInterest InterestIn(DesiredStateSnapshot state, ObservedState observed)
+    {
+        if (observed.Sriov.Blind is not null) return UeventInterest.AllPci;
+        var pruneAll = state.Settings.Prune == PrunePolicy.All;
+        var pfs = state.Functions.Select(f => f.Address).Concat(ledger.OwnedFunctions)
+            .Concat(pruneAll ? observed.Sriov.Functions.Keys : []).ToHashSet(StringComparer.Ordinal);
+        var addresses = state.VGpus.Select(v => v.Parent).Concat(observed.Parents.Keys).Concat(pfs).ToHashSet(StringComparer.Ordinal);
+        foreach (var address in pfs)
+            if (observed.Sriov.Functions.GetValueOrDefault(address) is { } pf)
+                addresses.UnionWith(pf.Vfs.Select(v => v.Address).Concat(pf.PossibleVfs));
+        return new(addresses, DisplayControllers: pruneAll);
     }
 
     /// <summary>Changes still in backoff after a failure are held back, and say when they will be tried.</summary>

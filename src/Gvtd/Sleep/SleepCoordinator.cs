@@ -264,17 +264,33 @@ internal sealed class SleepCoordinator(BusService busService, Reconciler reconci
             logger.LogInformation("PrepareForSleep(false) while {State}; nothing was set aside", _state);
             return;
         }
+        // The next suspend may come at once, during the pass that brings things back: it must find
+        // the inhibitor held, so it is taken first (a pass that finds nothing of gvtd's lets it go).
+        var now = reconciler.Current;
+        if (_owner is not null && now.Settings.Sleep == SleepPolicy.RemoveIdle && (now.Sleep.SetAside.Count > 0 || NeedsDelay(now)))
+            await TakeInhibitorAsync();
         _state = "resuming";
         Report();
+        var pass = worker.ResumeAsync();
         try
         {
-            var result = await worker.ResumeAsync();
+            // Bounded: a pass held up by writes stuck in the kernel must not keep the gate, and with
+            // it the next PrepareForSleep or logind restarting, waiting. The pass goes on regardless.
+            var result = await pass.WaitAsync(_delayMax > TimeSpan.Zero ? _delayMax : DefaultDelayMax);
             logger.LogInformation("Resumed: recreated {Created} vGPU(s)", result.Created);
+        }
+        catch (TimeoutException)
+        {
+            logger.LogWarning("The resume pass has not finished after {Seconds}s (a write may be waiting in the kernel); it goes on, and gvtd follows sleep meanwhile",
+                (_delayMax > TimeSpan.Zero ? _delayMax : DefaultDelayMax).TotalSeconds);
+            _ = pass.ContinueWith(t => logger.LogInformation("Resumed: recreated {Created} vGPU(s)", t.Result.Created),
+                CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         }
         finally
         {
             // ResumeAsync has already ended the sleep planning before anything could fail; a pass
-            // that failed is retried as every failed pass is.
+            // that failed is retried as every failed pass is. The inhibitor taken above stays until
+            // a finished pass shows gvtd has nothing to set aside (the update after each pass).
             _state = "awake";
             if (NeedsDelay(reconciler.Current)) await TakeInhibitorAsync();
             Report();

@@ -58,9 +58,41 @@ internal static class PciFunctionReader
         {
             var read = vfs.Select(v => ReadVf(v.Index, v.Address, v.Path, seen!)).ToList();
             functions[address] = new PhysicalFunction(address, path, driver, total, autoProbe, read,
-                driver.Length > 0 ? ObservedProvisioning.Read(root, path, driver, total, warnings) : null, pciClass);
+                driver.Length > 0 ? ObservedProvisioning.Read(root, path, driver, total, warnings) : null, pciClass) { PossibleVfs = PossibleVfs(address, path, total) };
         }
         return new(functions, null) { Unwatched = unwatched };
+    }
+
+    /// <summary>
+    /// Every address a VF of this PF can have: the PF's routing ID plus sriov_offset + index ×
+    /// sriov_stride, for each of its sriov_totalvfs (docs/kernel/sriov.md). Neither file takes the
+    /// device lock. So a VF's uevents are known as the PF's before the VF exists; empty where they
+    /// cannot be read.
+    /// </summary>
+    private static IReadOnlyList<string> PossibleVfs(string pfAddress, string path, int total)
+    {
+        string Read(string name)
+        {
+            try
+            {
+                return SysfsReader.ReadAttribute(path, name);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return ""; // only which uevents count depends on it: the PF's own and its VFs' now still do
+            }
+        }
+        var parts = pfAddress.Split(':', '.');
+        if (parts.Length != 4 || total <= 0
+            || !int.TryParse(Read("sriov_offset"), NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
+            || !int.TryParse(Read("sriov_stride"), NumberStyles.None, CultureInfo.InvariantCulture, out var stride)
+            || !int.TryParse(parts[1], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var bus)
+            || !int.TryParse(parts[2], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var device)
+            || !int.TryParse(parts[3], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var function))
+            return [];
+        var rid = (bus << 8) | (device << 3) | function;
+        return [.. Enumerable.Range(0, total).Select(i => rid + offset + i * stride).TakeWhile(r => r <= 0xffff)
+            .Select(r => $"{parts[0]}:{r >> 8:x2}:{(r >> 3) & 0x1f:x2}.{r & 7:x1}")];
     }
 
     /// <summary>A PF's VFs from its virtfnN links: (N, the VF's address, its directory), in order.</summary>

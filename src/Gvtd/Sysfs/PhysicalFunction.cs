@@ -29,6 +29,9 @@ public sealed record PhysicalFunction(
 {
     public int NumVfs => Vfs.Count;
 
+    /// <summary>Every address a VF of this PF can take (from sriov_offset and sriov_stride), so its uevents are known before it exists.</summary>
+    public IReadOnlyList<string> PossibleVfs { get; init; } = [];
+
     /// <summary>Whether any VF is held by a process, or may be: a count change would tear it from under a VM.</summary>
     public bool AnyVfInUse => Vfs.Any(v => v.InUse);
 }

@@ -187,6 +187,27 @@ public sealed class ApplierTests
         Assert.Equal([false, false], onPool);
     }
 
+    [Fact]
+    public async Task A_write_that_timed_out_keeps_its_device_busy_though_a_later_write_to_it_returns()
+    {
+        using var gate = new ManualResetEventSlim();
+        var clock = new FakeClock();
+        var applier = new Applier(new BlockingFor(_writer, "held", gate), TimeSpan.FromSeconds(10), clock, NullLogger<Applier>.Instance);
+        var late = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        applier.LateWriteFinished += key => late.TrySetResult(key);
+
+        var stuck = applier.WriteTimedAsync("pf", "/sys/a", "held");
+        clock.WaitForLiveTimer("the held write waited on");
+        clock.Advance(TimeSpan.FromSeconds(10));
+        Assert.False(await stuck.WaitAsync(HangGuard));
+        Assert.True(await applier.WriteTimedAsync("pf", "/sys/b", "fine").WaitAsync(HangGuard));
+
+        Assert.True(applier.IsBusy("pf"), "the device was not busy while its first write was still stuck in the kernel");
+        gate.Set();
+        Assert.Equal("pf", await late.Task.WaitAsync(HangGuard));
+        Assert.False(applier.IsBusy("pf"));
+    }
+
     private sealed class Recording(FakeWriter inner, Action onWrite) : IKernel
     {
         public void Write(string path, string value)

@@ -21,6 +21,9 @@ public sealed class FakeLogind : IDisposable, IPathMethodHandler
         public TaskCompletionSource<object?> Released { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public bool IsHeld => !Released.Task.IsCompleted;
+
+        /// <summary>What <c>OnInhibit</c> captured as the inhibitor was asked for, before logind answered.</summary>
+        public object? AtTaking { get; init; }
     }
 
     private readonly DBusConnection _bus;
@@ -30,6 +33,9 @@ public sealed class FakeLogind : IDisposable, IPathMethodHandler
 
     /// <summary>Called the moment an inhibitor is released; its result is kept in <see cref="Inhibitor.Released"/>.</summary>
     public Func<object?>? OnRelease { get; set; }
+
+    /// <summary>Called as an inhibitor is asked for, before the answer; its result is kept in <see cref="Inhibitor.AtTaking"/>.</summary>
+    public Func<object?>? OnInhibit { get; set; }
 
     public FakeLogind(string address)
     {
@@ -73,7 +79,7 @@ public sealed class FakeLogind : IDisposable, IPathMethodHandler
         if (request.MemberAsString == "Inhibit" && request.SignatureAsString == "ssss")
         {
             var args = request.GetBodyReader();
-            var inhibitor = new Inhibitor(args.ReadString(), args.ReadString(), args.ReadString(), args.ReadString());
+            var inhibitor = new Inhibitor(args.ReadString(), args.ReadString(), args.ReadString(), args.ReadString()) { AtTaking = OnInhibit?.Invoke() };
             var pipe = new AnonymousPipeServerStream(PipeDirection.In);
             lock (_inhibitors)
             {

@@ -58,6 +58,27 @@ public sealed class SleepTests(SystemBusFixture bus)
     }
 
     [Fact]
+    public async Task OnResume_TheInhibitorForTheNextSuspend_IsTakenBeforeTheVGpusComeBack()
+    {
+        using var logind = new FakeLogind(bus.Address);
+        using var gvtd = GvtdProcess.Start(bus.Address, Of((A, "i915-GVTg_V5_4"), (B, "i915-GVTg_V5_8")));
+        var first = HeldInhibitor(logind);
+        logind.PrepareForSleep(true);
+        await first.Released.Task.WaitAsync(Soon);
+        gvtd.WaitUntil(() => gvtd.Property("SleepState") == "asleep", Soon);
+
+        // A suspend right after the resume must find the inhibitor held while the resume pass still
+        // brings the vGPUs back: so it is taken before that pass writes anything.
+        logind.OnInhibit = () => new[] { A, B }.Count(u => Exists(gvtd, u));
+        logind.PrepareForSleep(false);
+
+        var second = HeldInhibitor(logind);
+        Assert.Equal(0, (int)second.AtTaking!);
+        gvtd.WaitUntil(() => Exists(gvtd, A) && Exists(gvtd, B) && gvtd.Property("SleepState") == "awake", Soon);
+        Assert.True(second.IsHeld);
+    }
+
+    [Fact]
     public async Task TheInhibitor_IsNeverHeldPastWhatLogindAllows()
     {
         // InhibitDelayMaxSec=0.5s leaves gvtd no time at all (it lets go 0.5 s early).

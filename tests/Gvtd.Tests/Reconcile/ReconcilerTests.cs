@@ -324,4 +324,87 @@ public sealed class ReconcilerTests : IDisposable
         Assert.Equal(2, host.Writer.CreatesOf(U1));
         Assert.Equal([U1], host.Devices);
     }
+
+    [Fact]
+    public async Task RunPassAsync_FailedRemoveOfAnUndeclaredDevice_BacksOffLikeADeclaredOne()
+    {
+        var host = new SimulatedHost(_dir);
+        host.Configure(Config((U1, "i915-GVTg_V5_4")));
+        await host.PassAsync();
+        host.Configure(Config()); // no longer declared: gvtd made it, so prune: owned removes it
+        host.Writer.BeforeWrite = (path, _) =>
+        {
+            if (path.EndsWith("/remove")) throw new Gvtd.Sysfs.KernelWriteException(path, Gvtd.Sysfs.Errno.EBUSY, "Device or resource busy");
+        };
+        int Removes() => host.Writer.Writes.Count(w => w.Path.EndsWith("/remove"));
+
+        Assert.Equal(1, (await host.PassAsync()).Failed);
+        Assert.Equal(1, Removes());
+        Assert.NotNull(host.Reconciler.NextRetry);
+
+        var second = await host.PassAsync();
+        Assert.Equal(0, second.Failed);
+        Assert.Equal(1, Removes());
+        var planned = Assert.Single(host.Reconciler.Current.Plan);
+        Assert.Equal((ActionKind.Blocked, BlockReason.RetryLater), (planned.Kind, planned.Blocked));
+        Assert.Contains("retrying in", planned.Reason);
+
+        // Once the device is gone the failure no longer applies, and neither does its backoff.
+        host.Writer.BeforeWrite = null;
+        Assert.Equal(1, (await host.PassAsync(explicitRequest: true)).Removed);
+        Assert.Null(host.Reconciler.NextRetry);
+    }
+
+    [Fact]
+    public async Task RunPassAsync_FailedDisableOfAnUndeclaredPf_BacksOffLikeADeclaredOne()
+    {
+        const string pf = Gvtd.Simulation.SimulatedSriovGpu.PciAddress;
+        var host = new SimulatedHost(_dir, gpu: Gvtd.Simulation.SimulatedGpu.Gen12);
+        host.Configure($"sriov:\n  - pf: \"{pf}\"\n    vfs: 2\n");
+        await host.PassAsync();
+        host.Configure("vgpus: []\n"); // no longer declared: gvtd enabled its VFs, so they go
+        host.Writer.BeforeWrite = (path, value) =>
+        {
+            if (path.EndsWith("/sriov_numvfs") && value == "0") throw new Gvtd.Sysfs.KernelWriteException(path, Gvtd.Sysfs.Errno.EIO, "Input/output error");
+        };
+        int Disables() => host.Writer.Writes.Count(w => w.Path.EndsWith("/sriov_numvfs") && w.Value == "0");
+
+        Assert.Equal(1, (await host.PassAsync()).Failed);
+        Assert.Equal(1, Disables());
+        Assert.NotNull(host.Reconciler.NextRetry);
+
+        var second = await host.PassAsync();
+        Assert.Equal(0, second.Failed);
+        Assert.Equal(1, Disables());
+        var planned = Assert.Single(host.Reconciler.Current.FunctionPlan);
+        Assert.Equal((FunctionActionKind.Blocked, BlockReason.RetryLater), (planned.Kind, planned.Blocked));
+    }
+
+    [Fact]
+    public async Task NextRetry_WhileAWriteIsStuckInTheKernel_IsNotNow_TheWriteReturningBringsThePass()
+    {
+        const string pf = Gvtd.Simulation.SimulatedSriovGpu.PciAddress;
+        var clock = new FakeClock();
+        var host = new SimulatedHost(_dir, writeTimeout: TimeSpan.FromSeconds(10), time: clock, gpu: Gvtd.Simulation.SimulatedGpu.Gen12);
+        host.Configure($"sriov:\n  - pf: \"{pf}\"\n    vfs: 2\n");
+        await host.PassAsync();
+        host.Configure("vgpus: []\n");
+        using var gate = new ManualResetEventSlim();
+        host.Writer.BeforeWrite = (path, value) => { if (path.EndsWith("/sriov_numvfs") && value == "0") gate.Wait(); };
+
+        var pass = host.PassAsync();
+        clock.WaitFor(() =>
+        {
+            if (pass.IsCompleted) return true;
+            if (clock.LiveTimers > 0) clock.Advance(TimeSpan.FromSeconds(10));
+            return false;
+        }, "the pass after the disable timed out");
+        await pass;
+        Assert.True(host.Applier.IsBusy(pf));
+        Assert.Equal(BlockReason.RetryLater, Assert.Single(host.Reconciler.Current.FunctionPlan).Blocked);
+
+        // Retrying now would only find the same write still stuck, pass after pass.
+        Assert.Null(host.Reconciler.NextRetry);
+        gate.Set();
+    }
 }
