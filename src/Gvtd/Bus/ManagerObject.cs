@@ -136,6 +136,7 @@ internal sealed class ManagerObject(ManagerCommands commands, Authorizer authori
         CommandError.InUse => BusErrors.InUse,
         CommandError.NoCapacity => BusErrors.NoCapacity,
         CommandError.NotOwned => BusErrors.NotOwned,
+        CommandError.CannotKnow => BusErrors.Failed, // the message says why; there is no better-known name
         _ => BusErrors.Failed,
     };
 

@@ -27,9 +27,22 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
     }
 
     /// <summary>Anyone may ask, so concurrent callers share one read (PlanPreview).</summary>
-    public async Task<IReadOnlyList<PlannedAction>> PlanAsync() => (await preview.NowAsync()).VGpus;
+    public async Task<IReadOnlyList<PlannedAction>> PlanAsync() => (await PreviewAsync()).VGpus;
 
-    public async Task<IReadOnlyList<FunctionAction>> PlanFunctionsAsync() => (await preview.NowAsync()).Functions;
+    public async Task<IReadOnlyList<FunctionAction>> PlanFunctionsAsync() => (await PreviewAsync()).Functions;
+
+    /// <summary>The shared read (PlanPreview); one that has not returned in time is told as such, with its own error.</summary>
+    private async Task<Preview> PreviewAsync()
+    {
+        try
+        {
+            return await preview.NowAsync();
+        }
+        catch (PreviewTimeoutException e)
+        {
+            throw new CommandException(CommandError.CannotKnow, e.Message);
+        }
+    }
 
     /// <summary>Declares a vGPU in gvtd's own drop-in file and runs a pass; returns its UUID.</summary>
     public async Task<string> AddAsync(string uuidText, string type, string parentText, bool runtime)
@@ -68,7 +81,7 @@ public sealed class ManagerCommands(DesiredStateStore desired, ManagedDeclaratio
     public async Task<IReadOnlyList<PlannedAction>> PreviewAddAsync(string uuidText, string type, string parentText)
     {
         var (uuid, parent) = CheckedRequest(uuidText, type, parentText);
-        var now = await preview.NowAsync();
+        var now = await PreviewAsync();
         if (now is not { State: { } state, Observed: { } observed })
             throw new CommandException(CommandError.InvalidConfig, "gvtd has no valid desired state yet; fix the files first");
         return PlanWith(state, observed, uuid, type, parent).Plan;

@@ -7,43 +7,55 @@ namespace Gvtd.Reconcile;
 /// calls costs gvtd's CPU and heap no more than one caller asking without pause. Callers await it;
 /// no thread of theirs blocks (the bus's dispatch thread hands the call over and goes on).
 ///
-/// No answer is older than what its caller could already see: a read is shared only with callers
-/// who came before anything newer was published (a pass starting or ending, a sleep state). One who
-/// comes after waits for the read in flight, then shares the next one with all who came after it.
+/// No answer is older than its call: a read already running may have looked at a file before the
+/// caller changed it, so a caller who comes while one runs waits for the next read, shared with
+/// everyone else who came meanwhile. An answer takes at most two read times.
+///
+/// A read that does not return (a sysfs attribute stuck in the kernel) must not hold its callers
+/// for ever: each waits at most the bound, then is told gvtd cannot know. The read goes on, and no
+/// second one starts beside it; the next starts once it returns.
 /// </summary>
 public sealed class PlanPreview
 {
-    private readonly Func<long> _published;
     private readonly Func<Preview> _plan;
+    private readonly TimeSpan _bound;
+    private readonly TimeProvider _time;
     private readonly Lock _lock = new();
-    private Task<Preview>? _running;
-    private long _runningSince; // the generation that was published when the running read began
+    private bool _running;
     private TaskCompletionSource<Preview>? _next;
 
-    public PlanPreview(Reconciler reconciler) : this(() => reconciler.Current.Generation, reconciler.PlanNow) { }
+    /// <param name="bound">The write timeout: how long gvtd waits on the kernel before it calls a sysfs access stuck.</param>
+    public PlanPreview(Reconciler reconciler, GvtdOptions options) : this(reconciler.PlanNow, options.WriteTimeout, TimeProvider.System) { }
 
-    /// <param name="published">The number of the latest published snapshot.</param>
     /// <param name="plan">One read and plan of the host.</param>
-    internal PlanPreview(Func<long> published, Func<Preview> plan) => (_published, _plan) = (published, plan);
+    /// <param name="bound">How long a caller waits for its read.</param>
+    internal PlanPreview(Func<Preview> plan, TimeSpan bound, TimeProvider time) => (_plan, _bound, _time) = (plan, bound, time);
 
-    public Task<Preview> NowAsync()
+    /// <summary>The plan as of a read begun after this call; <see cref="PreviewTimeoutException"/> when none came within the bound.</summary>
+    public async Task<Preview> NowAsync()
     {
-        var seen = _published();
+        Task<Preview> flight;
         lock (_lock)
         {
-            if (_running is not null && _runningSince >= seen) return _running;
-            if (_running is null) return Start(NewFlight());
-            return (_next ??= NewFlight()).Task;
+            if (!_running) flight = Start(NewFlight());
+            else flight = (_next ??= NewFlight()).Task;
+        }
+        try
+        {
+            return await flight.WaitAsync(_bound, _time);
+        }
+        catch (TimeoutException)
+        {
+            throw new PreviewTimeoutException(_bound);
         }
     }
 
     private static TaskCompletionSource<Preview> NewFlight() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Under the lock: the generation is taken before the read begins, so the read sees at least that much.</summary>
+    /// <summary>Under the lock.</summary>
     private Task<Preview> Start(TaskCompletionSource<Preview> flight)
     {
-        _runningSince = _published();
-        _running = flight.Task;
+        _running = true;
         ThreadPool.UnsafeQueueUserWorkItem(Run, flight, preferLocal: false);
         return flight.Task;
     }
@@ -62,7 +74,7 @@ public sealed class PlanPreview
         }
         lock (_lock)
         {
-            _running = null;
+            _running = false;
             if (_next is { } next)
             {
                 _next = null;
@@ -73,3 +85,8 @@ public sealed class PlanPreview
         else flight.SetException(error);
     }
 }
+
+/// <summary>The read behind a plan has not returned within the bound: gvtd cannot know what a pass would do.</summary>
+public sealed class PreviewTimeoutException(TimeSpan bound) : Exception(
+    $"reading sysfs has not returned in {bound.TotalSeconds:0} s, so gvtd cannot know what the next pass would do; " +
+    "an attribute is stuck in the kernel (is a VM holding a device?); ListVGpus and ListFunctions show what gvtd saw last; ask again later");

@@ -42,7 +42,8 @@ public sealed unsafe partial class OpenCounter : IDisposable
         // Another file first, so this open is never merged into a last one still queued.
         File.ReadAllText(Directory.EnumerateFiles(_dir).First(f => Path.GetFileName(f) != _name));
         File.ReadAllText(Path.Combine(_dir, _name));
-        SpinWait.SpinUntil(() => _overflowed || Interlocked.Read(ref _opens) > target, TimeSpan.FromSeconds(60));
+        if (!SpinWait.SpinUntil(() => _overflowed || Interlocked.Read(ref _opens) > target, TimeSpan.FromSeconds(60)))
+            throw new TimeoutException($"hang guard: inotify never reported the open of {_name} made to settle the count");
         Interlocked.Decrement(ref _opens); // not gvtd's
     }
 
