@@ -131,7 +131,16 @@ public sealed class ReconcileWorker(DesiredStateStore desired, Reconciler reconc
         // Readiness means devices: the host tells systemd READY=1 once every service has started, so
         // a unit ordered After=gvtd.service (libvirt-guests, pve-guests ...) finds the declared vGPUs
         // whose parents are present. An absent parent does not hold this up: the pass just waits for it.
-        await _firstPass.Task.WaitAsync(cancellationToken);
+        try
+        {
+            await _firstPass.Task.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // SIGTERM came before the first pass was done: that is a stop, not a failure to start.
+            // Returning lets the host stop as usual (exit 0, devices left), where throwing made it
+            // abort with "Hosting failed to start".
+        }
     }
 
     public override Task StopAsync(CancellationToken cancellationToken)

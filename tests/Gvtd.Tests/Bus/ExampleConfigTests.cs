@@ -19,7 +19,7 @@ public sealed class ExampleConfigTests(SystemBusFixture bus)
         Assert.NotEmpty(declared);
         Assert.Equal(declared.Select(v => v.Uuid).Order(), ManagerTests.Devices(gvtd));
         Assert.Equal([0u, 0u, 0u], second);
-        Assert.Contains($"created {declared.Count}, removed 0, failed 0", gvtd.Log);
-        Assert.Contains("nothing to change", gvtd.Log);
+        gvtd.WaitForLog($"created {declared.Count}, removed 0, failed 0");
+        gvtd.WaitForLog("nothing to change");
     }
 }

@@ -100,7 +100,23 @@ public sealed class GvtdProcess : IDisposable
 
     public void Signal(string signal) => Process.Start("kill", ["-" + signal, Pid.ToString()])!.WaitForExit();
 
-    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
+    /// <summary>
+    /// Waits for the daemon to exit, then for the rest of its output: WaitForExit with a timeout
+    /// returns before the last lines are read off the pipe, so a check of the log after it could
+    /// miss them on a busy machine.
+    /// </summary>
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout)) return false;
+        _process.WaitForExit();
+        return true;
+    }
+
+    /// <summary>
+    /// Waits (hang guard) until the log holds <paramref name="text"/>: what gvtd wrote reaches the
+    /// test through a pipe, read on another thread, a little after gvtd did what it logs.
+    /// </summary>
+    public void WaitForLog(string text) => WaitUntil(() => Log.Contains(text), HangGuard.Timeout);
 
     /// <summary>kill -9, as a crash or the OOM killer would; the directory stays for the next start.</summary>
     public void Crash()
