@@ -97,6 +97,15 @@ public sealed class SimulatedMdevCore : IKernel
         });
     }
 
+    /// <summary>
+    /// SR-IOV only: as a VM opening VF <paramref name="vf"/>'s VFIO group: a process in
+    /// <paramref name="procRoot"/> holds it, until the end of a <see cref="BeginStuckUnbind"/> (which holds it anyway).
+    /// </summary>
+    public void HoldByVm(string vf, string procRoot)
+    {
+        lock (_lock) Sriov.HoldByVm(vf, procRoot);
+    }
+
     /// <summary>SR-IOV only: the writes (any process's) that found <paramref name="vf"/>'s device lock held and waited, as "path value" lines.</summary>
     public IReadOnlyList<string> WritesThatWaited(string vf)
     {

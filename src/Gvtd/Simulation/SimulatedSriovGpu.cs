@@ -214,15 +214,23 @@ internal sealed class SimulatedSriovGpu(SysfsRoot root, Action<Uevent> raise)
         if (!Directory.Exists(dir)) throw new InvalidOperationException($"VF {address} is not enabled");
         if (File.Exists(LockMarker(dir))) throw new InvalidOperationException($"an unbind of {address} is already waiting");
         if (DriverOf(address) is null) throw new InvalidOperationException($"{address} is bound to no driver: there is nothing to unbind");
-        var fd = Path.Combine(HolderDir(procRoot, GroupOf(dir)), "fd");
-        Directory.CreateDirectory(fd);
-        File.CreateSymbolicLink(Path.Combine(fd, "3"), $"/dev/vfio/{GroupOf(dir)}");
+        HoldByVm(address, procRoot);
         var overrideFile = SysfsRoot.DriverOverrideFile(dir);
         File.WriteAllText(LockMarker(dir), File.ReadAllText(overrideFile));
         var fifo = Path.Combine(dir, ".driver_override.fifo");
         Fifo.Create(fifo);
         File.Move(fifo, overrideFile, overwrite: true);
         File.Delete(Path.Combine(dir, "driver"));
+    }
+
+    /// <summary>As a VM opening the VF's VFIO group (/dev/vfio/N): a process in <paramref name="procRoot"/> holds it, until <see cref="EndStuckUnbind"/>.</summary>
+    public void HoldByVm(string address, string procRoot)
+    {
+        var dir = VfPath(IndexOf(address) ?? throw new InvalidOperationException($"{address} is not a VF of {PciAddress}"));
+        var fd = Path.Combine(HolderDir(procRoot, GroupOf(dir)), "fd");
+        if (Directory.Exists(fd)) return;
+        Directory.CreateDirectory(fd);
+        File.CreateSymbolicLink(Path.Combine(fd, "3"), $"/dev/vfio/{GroupOf(dir)}");
     }
 
     /// <summary>

@@ -23,7 +23,11 @@ public sealed class DeviceLockTests(SystemBusFixture bus)
     public void AnUnbindWaitingForAVm_HoldsUpNoPass_GvtdAnswersAndFeedsTheWatchdog()
     {
         using var notify = new NotifySocket();
-        using var gvtd = GvtdProcess.Start(bus.Address, Declared, extraArguments: ["--simulate=gen12"], environment: new Dictionary<string, string>
+        // A /dev with vfio/ that gvtd watches, as on a host with vfio loaded: a VM's close there is
+        // what tells gvtd it let go (the simulator's uevents reach only the listeners in its own process).
+        using var dev = new TempDir();
+        Directory.CreateDirectory(dev.Combine("vfio"));
+        using var gvtd = GvtdProcess.Start(bus.Address, Declared, extraArguments: ["--simulate=gen12", "--dev-root", dev.Path], environment: new Dictionary<string, string>
         {
             ["NOTIFY_SOCKET"] = notify.Path,
             ["WATCHDOG_USEC"] = "2000000",
@@ -31,10 +35,17 @@ public sealed class DeviceLockTests(SystemBusFixture bus)
         Assert.True(notify.WaitFor(m => m == "READY=1", HangGuard), "hang guard: no READY=1 within 60 s");
         Assert.Equal("vfio-pci", VfDriver(gvtd));
 
-        // As `echo 0000:00:02.1 > /sys/bus/pci/drivers/vfio-pci/unbind` while QEMU holds the VF:
-        // QEMU is a process in the /proc gvtd scans (with --simulate, run/simulated-proc).
+        // QEMU opens the VF's group: a process in the /proc gvtd scans (with --simulate,
+        // run/simulated-proc), and an open in /dev/vfio, which tells gvtd to look.
         var kernel = SimulatedMdevCore.Open(gvtd.SysfsRoot);
-        using var unbind = kernel.BeginStuckUnbind(Vf, Path.Combine(gvtd.RuntimeDir, "simulated-proc"));
+        var proc = Path.Combine(gvtd.RuntimeDir, "simulated-proc");
+        kernel.HoldByVm(Vf, proc);
+        var group = Path.GetFileName(new FileInfo(Path.Combine(gvtd.SysfsRoot, "bus", "pci", "devices", Vf, "iommu_group")).LinkTarget)!;
+        File.WriteAllText(dev.Combine("vfio", group), "");
+        gvtd.WaitUntil(() => VfProperty(gvtd, "Use") == "held", HangGuard);
+
+        // As `echo 0000:00:02.1 > /sys/bus/pci/drivers/vfio-pci/unbind` while QEMU holds the VF.
+        using var unbind = kernel.BeginStuckUnbind(Vf, proc);
         var since = DateTime.UtcNow;
 
         BusctlResult reconcile;
@@ -71,12 +82,15 @@ public sealed class DeviceLockTests(SystemBusFixture bus)
 
         // The VM lets go: the unbind ends, and gvtd binds the VF again as declared.
         unbind.Dispose();
+        File.WriteAllText(dev.Combine("vfio", group), ""); // an open and close in /dev/vfio, as the VM's exit makes
         gvtd.WaitUntil(() => VfDriver(gvtd) == "vfio-pci", HangGuard);
     }
 
-    private static string? VfDriver(GvtdProcess gvtd)
+    private static string? VfDriver(GvtdProcess gvtd) => VfProperty(gvtd, "Driver");
+
+    private static string? VfProperty(GvtdProcess gvtd, string name)
     {
-        var result = Busctl.Run(gvtd.BusAddress, ["get-property", "org.gvtd.Gvtd1", VfPath, "org.gvtd.Gvtd1.VirtualFunction", "Driver"], json: true);
+        var result = Busctl.Run(gvtd.BusAddress, ["get-property", "org.gvtd.Gvtd1", VfPath, "org.gvtd.Gvtd1.VirtualFunction", name], json: true);
         return result.Success ? result.Json().RootElement.GetProperty("data").GetString() : null;
     }
 }
