@@ -33,15 +33,16 @@ public static unsafe partial class Fifo
     /// <summary>
     /// Ends the wait of every reader of the FIFO: while some process has it open for reading or waits
     /// in open(2) to (the kernel counts both, so an open for writing without blocking then succeeds;
-    /// with none it fails with ENXIO), opens it for writing, writes <paramref name="value"/> and closes,
-    /// which gives a reader the value and then end of file. Returns once none is left. Readers that
-    /// wait at the same moment share one write: the first read gets the value, the others end of file
-    /// (each pass of the loop serves those there then). <paramref name="hangGuard"/> bounds the loop
-    /// should a reader keep the FIFO open for good.
+    /// with none it fails with ENXIO), opens it for writing and closes it, which ends that reader's
+    /// wait with end of file. Only the first such open writes <paramref name="value"/>, so that the
+    /// readers of that moment get it once (the first read takes it; others then, and any reader that
+    /// comes later, an empty read) and none is left waiting forever. Returns once none is left.
+    /// <paramref name="hangGuard"/> bounds the loop should a reader keep the FIFO open for good.
     /// </summary>
     public static void ServeReaders(string path, ReadOnlySpan<byte> value, TimeSpan hangGuard)
     {
         var since = Stopwatch.StartNew();
+        var written = false;
         while (since.Elapsed < hangGuard)
         {
             var fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -51,8 +52,11 @@ public static unsafe partial class Fifo
                 if (errno == ENXIO) return;
                 throw new IOException($"cannot open {path} to end its readers' wait: {Marshal.GetPInvokeErrorMessage(errno)}");
             }
-            fixed (byte* bytes = value)
-                _ = write(fd, bytes, (nuint)value.Length); // a full pipe (readers that stopped reading) refuses it: they have had the value
+            // Writing again would add a second copy for a reader yet to read the first.
+            if (!written)
+                fixed (byte* bytes = value)
+                    _ = write(fd, bytes, (nuint)value.Length);
+            written = true;
             _ = close(fd);
             // Let the readers just served read and close before asking again whether any is left.
             Thread.Sleep(1);
