@@ -134,11 +134,13 @@ public static class FunctionPlanner
         if (want.VGpuType is { } type && NvidiaProblem(type, pf) is { } nvidiaError)
             return Blocked(BlockReason.UnknownType, nvidiaError);
         var typeWrong = want.VGpuType is { } t ? pf.Vfs.Where(v => !NvidiaTypeMatches(t, v)).ToList() : [];
-        if (typeWrong.FirstOrDefault(v => v.InUse) is { } heldWrong)
-            return Blocked(BlockReason.InUse, $"VF {heldWrong.Address} does not carry vGPU type {want.VGpuType}, and {Holder(heldWrong)}");
-        var unbound = pf.Vfs.Where(v => v.Driver.Length == 0).Concat(typeWrong).Select(v => v.Address).Distinct().ToList();
+        var unbound = pf.Vfs.Where(v => v.Driver.Length == 0).Concat(typeWrong).DistinctBy(v => v.Address).ToList();
+        // No write to a VF a VM holds (or may): one with no driver is so while its unbind waits for the VM, and the writes would wait on its device lock (docs/kernel/device-lock.md).
+        if (unbound.FirstOrDefault(v => v.InUse) is { } held)
+            return Blocked(BlockReason.InUse, typeWrong.Contains(held) ? $"VF {held.Address} does not carry vGPU type {want.VGpuType}, and {Holder(held)}"
+                : $"VF {held.Address} has no driver, and {Holder(held)}: gvtd binds it once it is released (an unbind of it waits for its VM until then)");
         if (unbound.Count > 0)
-            return new(FunctionActionKind.Bind, want.Address, $"VF {string.Join(", ", unbound)} not yet on {want.Driver}{(want.VGpuType is null ? "" : $" with vGPU type {want.VGpuType}")}", want, pf);
+            return new(FunctionActionKind.Bind, want.Address, $"VF {string.Join(", ", unbound.Select(v => v.Address))} not yet on {want.Driver}{(want.VGpuType is null ? "" : $" with vGPU type {want.VGpuType}")}", want, pf);
         return new(FunctionActionKind.Keep, want.Address, want.Vfs == 0 ? "no VFs, as declared" : $"{want.Vfs} VFs on {want.Driver}, as declared", want, pf);
     }
 

@@ -82,19 +82,40 @@ public sealed class SimulatedMdevCore : IKernel
 
     /// <summary>
     /// SR-IOV only: as an unbind of VF <paramref name="vf"/> does while a VM holds its VFIO device
-    /// (`driverctl`, or a manager's detach): until disposed, the unbind waits holding the VF's device
-    /// lock, so reading the VF's driver_override blocks, as in Linux 6.1, and so do writes that take
-    /// that lock; disposing is the VM letting go, and leaves the VF with no driver.
+    /// (`driverctl`, or a manager's detach): the VM is a process in <paramref name="procRoot"/> (the
+    /// /proc gvtd scans) holding the VF's group; until disposed, the unbind waits holding the VF's
+    /// device lock, so reading the VF's driver_override blocks, as in Linux 6.1, and so do writes that
+    /// take that lock; disposing is the VM letting go, and leaves the VF with no driver.
     /// </summary>
-    public IDisposable BeginStuckUnbind(string vf)
+    public IDisposable BeginStuckUnbind(string vf, string procRoot)
     {
-        lock (_lock) Sriov.BeginStuckUnbind(vf);
+        lock (_lock) Sriov.BeginStuckUnbind(vf, procRoot);
         return new Undo(() =>
         {
-            lock (_lock) Sriov.EndStuckUnbind(vf);
+            lock (_lock) Sriov.EndStuckUnbind(vf, procRoot);
             Deliver();
         });
     }
+
+    /// <summary>
+    /// SR-IOV only: as a VM opening VF <paramref name="vf"/>'s VFIO group: a process in
+    /// <paramref name="procRoot"/> holds it, until the end of a <see cref="BeginStuckUnbind"/> (which holds it anyway).
+    /// </summary>
+    public void HoldByVm(string vf, string procRoot)
+    {
+        lock (_lock) Sriov.HoldByVm(vf, procRoot);
+    }
+
+    /// <summary>SR-IOV only: the writes (any process's) that found <paramref name="vf"/>'s device lock held and waited, as "path value" lines.</summary>
+    public IReadOnlyList<string> WritesThatWaited(string vf)
+    {
+        lock (_lock) return Sriov.WritesThatWaited(vf);
+    }
+
+    private int _waitingOnDeviceLocks;
+
+    /// <summary>Writes through this simulator waiting now for a device lock an unbind holds (a test's proof that one blocks).</summary>
+    public int WritesWaitingOnDeviceLocks => Volatile.Read(ref _waitingOnDeviceLocks);
 
     /// <summary>SR-IOV only: as unbinding the PF's driver does (its VFs stay).</summary>
     public void UnbindPf()
@@ -188,7 +209,18 @@ public sealed class SimulatedMdevCore : IKernel
         {
             // A write that takes a device lock an unbind holds waits, as in the kernel: outside the
             // simulator's lock, so that other devices' writes go on meanwhile.
-            while (WriteLocked(path, value) is { Count: > 0 } locked) SimulatedSriovGpu.WaitForDeviceLocks(locked);
+            while (WriteLocked(path, value) is { Count: > 0 } locked)
+            {
+                Interlocked.Increment(ref _waitingOnDeviceLocks);
+                try
+                {
+                    SimulatedSriovGpu.WaitForDeviceLocks(locked, path, value);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _waitingOnDeviceLocks);
+                }
+            }
         }
         finally
         {

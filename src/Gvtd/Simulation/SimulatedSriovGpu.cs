@@ -196,22 +196,36 @@ internal sealed class SimulatedSriovGpu(SysfsRoot root, Action<Uevent> raise)
     /// </summary>
     private static string LockMarker(string vfDir) => Path.Combine(vfDir, ".gvtd-device-locked");
 
+    /// <summary>One line ("path value") per write that found the VF's device lock held and waited for it; on disk, for any process to read.</summary>
+    private static string WaitedWrites(string vfDir) => Path.Combine(vfDir, ".gvtd-device-lock-waits");
+
+    /// <summary>
+    /// The VM that holds a VF while its unbind waits: a process in <c>procRoot</c> with the VF's IOMMU
+    /// group open, as QEMU has /dev/vfio/N. Its PID is above any a test makes up and within pid_max.
+    /// </summary>
+    private static string HolderDir(string procRoot, int group) => Path.Combine(procRoot, (4_000_000 + group).ToString(CultureInfo.InvariantCulture));
+
     private int? IndexOf(string address) =>
         Enumerable.Range(0, TotalVfs).Where(i => VfAddress(i) == address).Select(i => (int?)i).FirstOrDefault();
 
+    private int GroupOf(string dir) => int.Parse(Path.GetFileName(new FileInfo(Path.Combine(dir, "iommu_group")).LinkTarget!), CultureInfo.InvariantCulture);
+
     /// <summary>
-    /// As `echo VF > /sys/bus/pci/drivers/DRIVER/unbind` does while a process holds the VF's VFIO
-    /// device (docs/kernel/device-lock.md): the driver link goes at once (the driver core removes it
-    /// before it calls the driver's remove), then the unbind waits holding the VF's device lock. Until
-    /// <see cref="EndStuckUnbind"/>, reading the VF's driver_override blocks (it is a FIFO, so open(2)
-    /// waits), and so does every write that takes that lock (<see cref="LockedBy"/>).
+    /// As `echo VF > /sys/bus/pci/drivers/DRIVER/unbind` does while a VM holds the VF's VFIO device
+    /// (docs/kernel/device-lock.md): the VM, a process in <paramref name="procRoot"/> holding the VF's
+    /// group, is there throughout (a real unbind waits only because one is); the driver link goes at
+    /// once (the driver core removes it before it calls the driver's remove), then the unbind waits
+    /// holding the VF's device lock. Until <see cref="EndStuckUnbind"/>, reading the VF's
+    /// driver_override blocks (it is a FIFO, so open(2) waits), and so does every write that takes
+    /// that lock (<see cref="LockedBy"/>).
     /// </summary>
-    public void BeginStuckUnbind(string address)
+    public void BeginStuckUnbind(string address, string procRoot)
     {
         var dir = VfPath(IndexOf(address) ?? throw new InvalidOperationException($"{address} is not a VF of {PciAddress}"));
         if (!Directory.Exists(dir)) throw new InvalidOperationException($"VF {address} is not enabled");
         if (File.Exists(LockMarker(dir))) throw new InvalidOperationException($"an unbind of {address} is already waiting");
         if (DriverOf(address) is null) throw new InvalidOperationException($"{address} is bound to no driver: there is nothing to unbind");
+        HoldByVm(address, procRoot);
         var overrideFile = SysfsRoot.DriverOverrideFile(dir);
         File.WriteAllText(LockMarker(dir), File.ReadAllText(overrideFile));
         var fifo = Path.Combine(dir, ".driver_override.fifo");
@@ -220,33 +234,54 @@ internal sealed class SimulatedSriovGpu(SysfsRoot root, Action<Uevent> raise)
         File.Delete(Path.Combine(dir, "driver"));
     }
 
-    /// <summary>As the VM letting go: the waiting unbind finishes, the lock is released, and the VF is left with no driver.</summary>
-    public void EndStuckUnbind(string address)
+    /// <summary>As a VM opening the VF's VFIO group (/dev/vfio/N): a process in <paramref name="procRoot"/> holds it, until <see cref="EndStuckUnbind"/>.</summary>
+    public void HoldByVm(string address, string procRoot)
+    {
+        var dir = VfPath(IndexOf(address) ?? throw new InvalidOperationException($"{address} is not a VF of {PciAddress}"));
+        var fd = Path.Combine(HolderDir(procRoot, GroupOf(dir)), "fd");
+        if (Directory.Exists(fd)) return;
+        Directory.CreateDirectory(fd);
+        File.CreateSymbolicLink(Path.Combine(fd, "3"), $"/dev/vfio/{GroupOf(dir)}");
+    }
+
+    /// <summary>
+    /// As the VM letting go: it closes the VF's group (its process in <paramref name="procRoot"/>
+    /// goes), then the waiting unbind finishes, the lock is released, and the VF is left with no driver.
+    /// </summary>
+    public void EndStuckUnbind(string address, string procRoot)
     {
         var dir = VfPath(IndexOf(address) ?? throw new InvalidOperationException($"{address} is not a VF of {PciAddress}"));
         if (!File.Exists(LockMarker(dir))) return;
+        var holder = HolderDir(procRoot, GroupOf(dir));
+        if (Directory.Exists(holder)) Directory.Delete(holder, recursive: true);
         var text = File.ReadAllText(LockMarker(dir));
         var overrideFile = SysfsRoot.DriverOverrideFile(dir);
-        // Opening a FIFO read-write never waits on Linux, and as a writer it lets every open(2) that
-        // waits for one return. Shared, so that .NET's advisory lock does not refuse those readers.
-        using (var fifo = new FileStream(overrideFile, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
-        {
-            var plain = Path.Combine(dir, ".driver_override.new");
-            File.WriteAllText(plain, text);
-            File.Move(plain, overrideFile, overwrite: true); // later readers get the plain file
-            // The first reader that waited gets the value; others that waited at the same time, an empty read.
-            fifo.Write(Encoding.ASCII.GetBytes(text));
-        }
-        File.Delete(LockMarker(dir));
+        // The FIFO keeps a second name, so that a reader that looked driver_override up before the
+        // plain file replaced it (atomically: no reader ever finds it missing) is still reached.
+        var fifo = Path.Combine(dir, ".driver_override.fifo");
+        Fifo.Link(overrideFile, fifo);
+        var plain = Path.Combine(dir, ".driver_override.new");
+        File.WriteAllText(plain, text);
+        File.Move(plain, overrideFile, overwrite: true); // later readers get the plain file
+        Fifo.ServeReaders(fifo, Encoding.ASCII.GetBytes(text), TimeSpan.FromSeconds(60));
+        File.Delete(fifo);
+        File.Delete(LockMarker(dir)); // the writes that waited go on now
         var vfio = Path.Combine(dir, "vfio-dev");
         if (Directory.Exists(vfio)) Directory.Delete(vfio, recursive: true);
         raise(new Uevent("unbind", DevPath(address), new Dictionary<string, string> { ["SUBSYSTEM"] = "pci" }));
     }
 
+    /// <summary>The writes that found <paramref name="address"/>'s device lock held and waited for it, as "path value" lines.</summary>
+    public IReadOnlyList<string> WritesThatWaited(string address)
+    {
+        var log = WaitedWrites(VfPath(IndexOf(address) ?? throw new InvalidOperationException($"{address} is not a VF of {PciAddress}")));
+        return File.Exists(log) ? File.ReadAllLines(log) : [];
+    }
+
     /// <summary>
-    /// The VFs whose device lock a write to <paramref name="path"/> would take and an unbind holds:
-    /// the VF's own driver_override, a bind, unbind or drivers_probe naming it, and its PF's
-    /// sriov_numvfs (removing a VF releases its driver under its lock).
+    /// The directories of the VFs whose device lock a write to <paramref name="path"/> would take and
+    /// an unbind holds: the VF's own driver_override, a bind, unbind or drivers_probe naming it, and
+    /// its PF's sriov_numvfs (removing a VF releases its driver under its lock).
     /// </summary>
     public IReadOnlyList<string> LockedBy(string path, string value)
     {
@@ -255,23 +290,28 @@ internal sealed class SimulatedSriovGpu(SysfsRoot root, Action<Uevent> raise)
         IEnumerable<int> wanted = path == SysfsRoot.NumVfsFile(PfPath) ? Enumerable.Range(0, TotalVfs)
             : path == root.PciDriversProbe || file is "bind" or "unbind" ? Enumerable.Range(0, TotalVfs).Where(i => VfAddress(i) == address)
             : Enumerable.Range(0, TotalVfs).Where(i => path == SysfsRoot.DriverOverrideFile(VfPath(i)));
-        return [.. wanted.Where(i => File.Exists(LockMarker(VfPath(i)))).Select(i => SysfsRoot.DriverOverrideFile(VfPath(i)))];
+        return [.. wanted.Where(i => File.Exists(LockMarker(VfPath(i)))).Select(VfPath)];
     }
 
-    /// <summary>Waits, as a writer taking the device lock would, until none of <paramref name="locked"/> is held.</summary>
-    public static void WaitForDeviceLocks(IEnumerable<string> locked)
+    /// <summary>
+    /// Waits, as a writer taking the device lock would, until none of the VFs in <paramref name="locked"/>
+    /// is locked, having noted the write in each one's <see cref="WaitedWrites"/>. It watches the lock
+    /// marker, never the FIFO: a writer reading the FIFO would take the value from a reader waiting on it.
+    /// No hang guard: the kernel's writer waits as long as the VM holds on, and gvtd's applier bounds its writes itself.
+    /// </summary>
+    public static void WaitForDeviceLocks(IEnumerable<string> locked, string path, string value)
     {
-        foreach (var overrideFile in locked)
+        foreach (var dir in locked)
         {
             try
             {
-                // A FIFO's open for reading waits for the unbind to end; a plain file's returns at once.
-                using var _ = new FileStream(overrideFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                File.AppendAllText(WaitedWrites(dir), $"{path} {value.TrimEnd('\n')}\n");
             }
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
             {
-                // The VF went meanwhile: nothing holds it.
+                continue; // The VF went meanwhile: nothing holds it.
             }
+            while (File.Exists(LockMarker(dir))) Thread.Sleep(5);
         }
     }
 

@@ -7,7 +7,9 @@ namespace Gvtd.Tests.Bus;
 /// In Linux 6.1 reading a PCI device's driver_override takes the device lock, and an unbind that
 /// waits for a VM to let go of a VF holds that lock (docs/kernel/device-lock.md). The simulator
 /// blocks that read the same way; gvtd, run as its own process, must keep answering, finish its
-/// passes and feed the watchdog meanwhile, and take the VF back once the VM lets go.
+/// passes and feed the watchdog meanwhile, write nothing to the VF while the VM holds it (each such
+/// write would wait on the lock, then land whenever the VM let go), say why, and take the VF back
+/// once the VM lets go.
 /// </summary>
 [Collection(SystemBusCollection.Name)]
 public sealed class DeviceLockTests(SystemBusFixture bus)
@@ -21,7 +23,11 @@ public sealed class DeviceLockTests(SystemBusFixture bus)
     public void AnUnbindWaitingForAVm_HoldsUpNoPass_GvtdAnswersAndFeedsTheWatchdog()
     {
         using var notify = new NotifySocket();
-        using var gvtd = GvtdProcess.Start(bus.Address, Declared, extraArguments: ["--simulate=gen12"], environment: new Dictionary<string, string>
+        // A /dev with vfio/ that gvtd watches, as on a host with vfio loaded: a VM's close there is
+        // what tells gvtd it let go (the simulator's uevents reach only the listeners in its own process).
+        using var dev = new TempDir();
+        Directory.CreateDirectory(dev.Combine("vfio"));
+        using var gvtd = GvtdProcess.Start(bus.Address, Declared, extraArguments: ["--simulate=gen12", "--dev-root", dev.Path], environment: new Dictionary<string, string>
         {
             ["NOTIFY_SOCKET"] = notify.Path,
             ["WATCHDOG_USEC"] = "2000000",
@@ -29,9 +35,17 @@ public sealed class DeviceLockTests(SystemBusFixture bus)
         Assert.True(notify.WaitFor(m => m == "READY=1", HangGuard), "hang guard: no READY=1 within 60 s");
         Assert.Equal("vfio-pci", VfDriver(gvtd));
 
-        // As `echo 0000:00:02.1 > /sys/bus/pci/drivers/vfio-pci/unbind` while QEMU holds the VF.
+        // QEMU opens the VF's group: a process in the /proc gvtd scans (with --simulate,
+        // run/simulated-proc), and an open in /dev/vfio, which tells gvtd to look.
         var kernel = SimulatedMdevCore.Open(gvtd.SysfsRoot);
-        using var unbind = kernel.BeginStuckUnbind(Vf);
+        var proc = Path.Combine(gvtd.RuntimeDir, "simulated-proc");
+        kernel.HoldByVm(Vf, proc);
+        var group = Path.GetFileName(new FileInfo(Path.Combine(gvtd.SysfsRoot, "bus", "pci", "devices", Vf, "iommu_group")).LinkTarget)!;
+        File.WriteAllText(dev.Combine("vfio", group), "");
+        gvtd.WaitUntil(() => VfProperty(gvtd, "Use") == "held", HangGuard);
+
+        // As `echo 0000:00:02.1 > /sys/bus/pci/drivers/vfio-pci/unbind` while QEMU holds the VF.
+        using var unbind = kernel.BeginStuckUnbind(Vf, proc);
         var since = DateTime.UtcNow;
 
         BusctlResult reconcile;
@@ -45,19 +59,38 @@ public sealed class DeviceLockTests(SystemBusFixture bus)
             throw new TimeoutException($"hang guard: Reconcile got no answer in 60 s while an unbind of {Vf} waited; State is {gvtd.Property("State")}, "
                 + $"{notify.Messages.Count(m => m.Message == "WATCHDOG=1" && m.At > since)} WATCHDOG=1 since the unbind began", e);
         }
+        var replied = DateTime.UtcNow;
         Assert.True(reconcile.Success, $"Reconcile failed while the unbind waited: {reconcile.Stderr}\n{gvtd.Log}");
-        gvtd.WaitUntil(() => gvtd.Property("State") is { } state && state != "reconciling", HangGuard);
-        Assert.True(notify.WaitFor(_ => notify.Messages.Count(m => m.Message == "WATCHDOG=1" && m.At > since) >= 2, HangGuard),
-            "hang guard: the watchdog was not fed while the unbind waited");
+        Assert.True(kernel.WritesThatWaited(Vf) is [], $"gvtd wrote to {Vf} while a VM held it: {string.Join("; ", kernel.WritesThatWaited(Vf))}\n{gvtd.Log}");
+        var plan = Busctl.Json(bus.Address, "call", "org.gvtd.Gvtd1", "/org/gvtd/Gvtd1/Manager", "org.gvtd.Gvtd1.Manager", "PlanFunctions").RootElement;
+        var action = Assert.Single(plan.GetProperty("data")[0].EnumerateArray());
+        Assert.Equal("blocked", action[0].GetString());
+        Assert.Contains($"VF {Vf} has no driver", action[2].GetString());
+        Assert.Contains("an unbind of it waits for its VM", action[2].GetString());
+
+        // The watchdog is fed throughout the pass: from the last beat before the unbind to the first
+        // after Reconcile's reply (only those; idle beats later prove nothing about the pass), no gap
+        // reaches WATCHDOG_USEC, after which systemd would kill gvtd.
+        Assert.True(notify.WaitFor(_ => notify.Messages.Any(m => m.Message == "WATCHDOG=1" && m.At > replied), HangGuard),
+            "hang guard: no WATCHDOG=1 within 60 s after Reconcile's reply");
+        var beats = notify.Messages.Where(m => m.Message == "WATCHDOG=1").Select(m => m.At).Order().ToList();
+        var window = beats.Where(b => b > since && b <= replied)
+            .Prepend(beats.Where(b => b <= since).DefaultIfEmpty(since).Max()).Append(beats.First(b => b > replied)).ToList();
+        var gaps = window.Zip(window.Skip(1), (a, b) => b - a).ToList();
+        Assert.True(gaps.All(g => g < TimeSpan.FromSeconds(2)),
+            $"the watchdog went unfed for {gaps.Max().TotalMilliseconds:F0} ms (WATCHDOG_USEC is 2 s) between the unbind and Reconcile's reply");
 
         // The VM lets go: the unbind ends, and gvtd binds the VF again as declared.
         unbind.Dispose();
+        File.WriteAllText(dev.Combine("vfio", group), ""); // an open and close in /dev/vfio, as the VM's exit makes
         gvtd.WaitUntil(() => VfDriver(gvtd) == "vfio-pci", HangGuard);
     }
 
-    private static string? VfDriver(GvtdProcess gvtd)
+    private static string? VfDriver(GvtdProcess gvtd) => VfProperty(gvtd, "Driver");
+
+    private static string? VfProperty(GvtdProcess gvtd, string name)
     {
-        var result = Busctl.Run(gvtd.BusAddress, ["get-property", "org.gvtd.Gvtd1", VfPath, "org.gvtd.Gvtd1.VirtualFunction", "Driver"], json: true);
+        var result = Busctl.Run(gvtd.BusAddress, ["get-property", "org.gvtd.Gvtd1", VfPath, "org.gvtd.Gvtd1.VirtualFunction", name], json: true);
         return result.Success ? result.Json().RootElement.GetProperty("data").GetString() : null;
     }
 }

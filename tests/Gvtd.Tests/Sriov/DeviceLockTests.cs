@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Gvtd.Simulation;
 using Gvtd.Sysfs;
 using Gvtd.Tests.Support;
@@ -9,7 +10,7 @@ namespace Gvtd.Tests.Sriov;
 /// takes that lock (docs/kernel/device-lock.md). The simulator blocks that read as the kernel does,
 /// and gvtd's reader, which every pass and RemoveVGpu/AddVGpu use, must not wait on it.
 /// </summary>
-public sealed class DeviceLockTests : IDisposable
+public sealed partial class DeviceLockTests : IDisposable
 {
     private const string Pf = SimulatedSriovGpu.PciAddress;
     private const string Vf = "0000:00:02.1";
@@ -27,6 +28,21 @@ public sealed class DeviceLockTests : IDisposable
         await _host.PassAsync();
     }
 
+    private string ProcRoot => _dir.Combine("proc");
+
+    [LibraryImport("libc.so.6")] private static partial int gettid();
+
+    /// <summary>
+    /// Waits (hang guard) until thread <paramref name="tid"/> of this process sleeps in open(2) of a
+    /// FIFO, waiting for a writer: the kernel's own word that the read blocks, not a guess from time passing.
+    /// </summary>
+    private static void UntilWaitingInFifoOpen(Func<int> tid)
+    {
+        string Wchan() => tid() is var t and > 0 && File.Exists($"/proc/self/task/{t}/wchan") ? File.ReadAllText($"/proc/self/task/{t}/wchan").Trim() : "";
+        Assert.True(SpinWait.SpinUntil(() => Wchan() is "wait_for_partner" or "fifo_open", HangGuard),
+            $"hang guard: the reading thread was not seen waiting in a FIFO's open(2) within 60 s (its wchan: {Wchan()})");
+    }
+
     private static Task<T> OnOwnThread<T>(Func<T> work) =>
         Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
@@ -36,15 +52,24 @@ public sealed class DeviceLockTests : IDisposable
         await EnableTwoVfsAsync();
         var overrideFile = SysfsRoot.DriverOverrideFile(_host.Core.Root.PciDevice(Vf));
 
-        var unbind = _host.Core.BeginStuckUnbind(Vf);
+        var unbind = _host.Core.BeginStuckUnbind(Vf, ProcRoot);
         Assert.Null(new FileInfo(Path.Combine(_host.Core.Root.PciDevice(Vf), "driver")).LinkTarget); // the link goes at once
-        var read = OnOwnThread(() => File.ReadAllText(overrideFile));
+        var readerTid = 0;
+        var read = OnOwnThread(() =>
+        {
+            Volatile.Write(ref readerTid, gettid());
+            return File.ReadAllText(overrideFile);
+        });
         var write = OnOwnThread(() => { _host.Core.Write(overrideFile, "vfio-pci"); return true; });
         var other = SysfsRoot.DriverOverrideFile(_host.Core.Root.PciDevice("0000:00:02.2"));
         _host.Core.Write(other, "vfio-pci"); // another VF's lock is free
         Assert.Equal("vfio-pci\n", File.ReadAllText(other));
+        UntilWaitingInFifoOpen(() => Volatile.Read(ref readerTid));
+        Assert.True(SpinWait.SpinUntil(() => _host.Core.WritesWaitingOnDeviceLocks == 1, HangGuard),
+            "hang guard: the write of driver_override was not seen waiting for the device lock within 60 s");
         Assert.False(read.IsCompleted, "the read of driver_override returned while the unbind held the lock");
         Assert.False(write.IsCompleted, "the write of driver_override returned while the unbind held the lock");
+        Assert.Equal([$"{overrideFile} vfio-pci"], _host.Core.WritesThatWaited(Vf));
 
         unbind.Dispose();
         Assert.Equal("vfio-pci", (await read.WaitAsync(HangGuard)).Trim());
@@ -57,7 +82,7 @@ public sealed class DeviceLockTests : IDisposable
     public async Task The_reader_answers_while_an_unbind_waits_and_sees_the_vf_without_a_driver()
     {
         await EnableTwoVfsAsync();
-        using var unbind = _host.Core.BeginStuckUnbind(Vf);
+        using var unbind = _host.Core.BeginStuckUnbind(Vf, ProcRoot);
 
         var read = OnOwnThread(() => _host.Reader.Read(freshUsers: true, functions: new HashSet<string> { Pf }));
         ObservedState observed;
@@ -72,6 +97,7 @@ public sealed class DeviceLockTests : IDisposable
 
         var vfs = observed.Sriov.Functions[Pf].Vfs;
         Assert.Equal(["", "vfio-pci"], vfs.Select(v => v.Driver));
+        Assert.Equal([DeviceUse.Held, DeviceUse.Free], vfs.Select(v => v.Use)); // the VM the unbind waits for
         Assert.Null(observed.Sriov.Blind);
     }
 }

@@ -94,6 +94,24 @@ public sealed class FunctionPlannerTests : IDisposable
         Assert.Equal(FunctionActionKind.Blocked, Plan(Declared(0), Observed(2, use), owned: true).Kind);
     }
 
+    // A VF with no driver that a VFIO user holds is one whose unbind waits for its VM, with the
+    // device lock held (docs/kernel/device-lock.md): a bind's writes would wait on that lock, then
+    // land whenever the VM lets go. Nothing is written to it until it is released.
+    [Theory]
+    [InlineData(DeviceUse.Held, "is in use by a VM")]
+    [InlineData(DeviceUse.Unknown, "cannot tell whether a VM holds")]
+    public void A_vf_with_no_driver_that_is_held_or_may_be_is_not_bound(DeviceUse use, string says)
+    {
+        var action = Plan(Declared(2), Observed(2, use, vfDriver: ""), owned: true);
+        Assert.Equal((FunctionActionKind.Blocked, BlockReason.InUse), (action.Kind, action.Blocked));
+        Assert.Contains("VF 0000:03:00.1 has no driver", action.Reason);
+        Assert.Contains(says, action.Reason);
+        Assert.Contains("an unbind of it waits for its VM", action.Reason);
+        Assert.Contains("binds it once it is released", action.Reason);
+        // Free, the same VFs are bound.
+        Assert.Equal(FunctionActionKind.Bind, Plan(Declared(2), Observed(2, vfDriver: ""), owned: true).Kind);
+    }
+
     [Fact]
     public void A_count_change_of_vfs_someone_else_enabled_waits_for_prune_all()
     {
