@@ -68,17 +68,11 @@ public sealed class DeviceLockTests(SystemBusFixture bus)
         Assert.Contains($"VF {Vf} has no driver", action[2].GetString());
         Assert.Contains("an unbind of it waits for its VM", action[2].GetString());
 
-        // The watchdog is fed throughout the pass: from the last beat before the unbind to the first
-        // after Reconcile's reply (only those; idle beats later prove nothing about the pass), no gap
-        // reaches WATCHDOG_USEC, after which systemd would kill gvtd.
+        // The watchdog is still fed after the pass: a beat comes after Reconcile's reply. How often it
+        // beats, on gvtd's own clock, is WatchdogTests' question (a real-time gap here would be the
+        // test machine's load, not gvtd's).
         Assert.True(notify.WaitFor(_ => notify.Messages.Any(m => m.Message == "WATCHDOG=1" && m.At > replied), HangGuard),
             "hang guard: no WATCHDOG=1 within 60 s after Reconcile's reply");
-        var beats = notify.Messages.Where(m => m.Message == "WATCHDOG=1").Select(m => m.At).Order().ToList();
-        var window = beats.Where(b => b > since && b <= replied)
-            .Prepend(beats.Where(b => b <= since).DefaultIfEmpty(since).Max()).Append(beats.First(b => b > replied)).ToList();
-        var gaps = window.Zip(window.Skip(1), (a, b) => b - a).ToList();
-        Assert.True(gaps.All(g => g < TimeSpan.FromSeconds(2)),
-            $"the watchdog went unfed for {gaps.Max().TotalMilliseconds:F0} ms (WATCHDOG_USEC is 2 s) between the unbind and Reconcile's reply");
 
         // The VM lets go: the unbind ends, and gvtd binds the VF again as declared.
         unbind.Dispose();

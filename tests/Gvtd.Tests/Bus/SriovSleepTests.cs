@@ -59,7 +59,10 @@ public sealed class SriovSleepTests(SystemBusFixture bus)
         kernel.Write(Path.Combine(pfDir, "sriov_numvfs"), "2");
         kernel.Write(Path.Combine(gvtd.SysfsRoot, "bus", "pci", "devices", vf, "driver_override"), "vfio-pci");
         kernel.Write(Path.Combine(gvtd.SysfsRoot, "bus", "pci", "drivers_probe"), vf);
-        var unbind = kernel.BeginStuckUnbind(vf);
+        // Its VM is one gvtd does not see (a process outside the /proc it scans): what this test is
+        // about is a write of the resume pass that does not return, not who holds the VF.
+        using var unseen = new TempDir();
+        var unbind = kernel.BeginStuckUnbind(vf, unseen.Path);
 
         logind.PrepareForSleep(false);
         var second = logind.WaitForHeld(Soon);
