@@ -13,6 +13,8 @@ public sealed class NotifySocket : IDisposable
     private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
     private readonly string _dir = Directory.CreateTempSubdirectory("gvtd-notify-").FullName;
     private readonly Thread _reader;
+    // Pulsed by the reader for every message, so a wait wakes when one arrives rather than polling.
+    private readonly object _arrived = new();
 
     public string Path { get; }
     public ConcurrentQueue<(DateTime At, string Message)> Messages { get; } = new();
@@ -35,6 +37,7 @@ public sealed class NotifySocket : IDisposable
                 var n = _socket.Receive(buffer);
                 foreach (var line in Encoding.UTF8.GetString(buffer, 0, n).Split('\n', StringSplitOptions.RemoveEmptyEntries))
                     Messages.Enqueue((DateTime.UtcNow, line));
+                lock (_arrived) Monitor.PulseAll(_arrived);
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
@@ -49,26 +52,25 @@ public sealed class NotifySocket : IDisposable
     public int Mark() => Messages.Count;
 
     /// <summary>Waits until <paramref name="message"/> came <paramref name="times"/> times after <paramref name="mark"/>.</summary>
-    public bool WaitFor(string message, int times, int mark, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (Messages.Skip(mark).Count(m => m.Message == message) < times)
-        {
-            if (DateTime.UtcNow >= deadline) return false;
-            Thread.Sleep(20);
-        }
-        return true;
-    }
+    public bool WaitFor(string message, int times, int mark, TimeSpan timeout) =>
+        WaitUntil(() => Messages.Skip(mark).Count(m => m.Message == message) >= times, timeout);
 
-    public bool WaitFor(Func<string, bool> match, TimeSpan timeout)
+    public bool WaitFor(Func<string, bool> match, TimeSpan timeout) => WaitUntil(() => Messages.Any(m => match(m.Message)), timeout);
+
+    /// <summary>Blocks until <paramref name="condition"/> holds (true) or <paramref name="timeout"/> has gone by (false).</summary>
+    private bool WaitUntil(Func<bool> condition, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        lock (_arrived)
         {
-            if (Messages.Any(m => match(m.Message))) return true;
-            Thread.Sleep(20);
+            while (!condition())
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero) return false;
+                Monitor.Wait(_arrived, left);
+            }
+            return true;
         }
-        return false;
     }
 
     public void Dispose()
